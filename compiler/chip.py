@@ -1,0 +1,94 @@
+"""The lowered form: a model as a list of chip layers, each one core's work.
+
+A chip layer is what one Speck core does: ``Conv2d -> IAF -> (per destination) sum pooling``.  The compiler groups
+the graph IR into chip layers (``passes/group.py``), checks them (``drc.py``), assigns them to cores
+(``mapping.py``), quantizes them (``quantize.py``) and hands them to a target's config writer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+OUTPUT = "output"
+
+
+@dataclass
+class Destination:
+    """Where a chip layer's spikes go: another chip layer (index into ``ChipModel.layers``) or the model output."""
+
+    target: Union[int, str]  # layer index, or OUTPUT
+    pooling: int = 1  # square sum pooling applied on the way (1, 2, 4 on Speck)
+    feature_shift: int = 0  # added to the feature index on the way (concatenation)
+    pool_name: str | None = None  # the user's pooling layer, for diagnostics
+    pooling_shape: tuple[int, int] | None = None  # (ky, kx) as the model had it; may be non-square (a violation)
+    pooling_stride: tuple[int, int] | None = None
+
+    def to_json(self) -> dict:
+        return {"layer": self.target, "pooling": self.pooling}
+
+
+@dataclass
+class ChipLayer:
+    """One core's worth of network.
+
+    ``weight`` is ``[out, in, kh, kw]`` (torch order), float before quantization and integer-valued after.
+    Thresholds are scalars (one per layer).  ``bias`` is per output channel or None.
+    """
+
+    name: str  # the user's name of the conv / linear layer
+    weight: np.ndarray
+    bias: np.ndarray | None
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    input_shape: tuple[int, int, int]  # (C, H, W) arriving at the core
+    output_shape: tuple[int, int, int]  # (F, H, W) of the conv / neurons, before pooling
+    threshold_high: float
+    threshold_low: float | None  # None: the model gave no floor
+    reset: str = "subtract"  # or "zero"
+    spike_mode: str = "single"
+    v_init: np.ndarray | None = None  # [F, H, W] or None for zeros
+    destinations: list[Destination] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # every user layer folded into this chip layer
+    neuron_name: str | None = None
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    core: int | None = None
+    # filled by quantization
+    scale: float | None = None
+    quantized: bool = False
+    quant_report: dict = field(default_factory=dict)
+
+    @property
+    def kernel_size(self) -> tuple[int, int]:
+        return (int(self.weight.shape[2]), int(self.weight.shape[3]))
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.input_shape[0])
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.output_shape[0])
+
+
+@dataclass
+class ChipModel:
+    """The chip layers of one model, in topological order, with its input routing."""
+
+    layers: list[ChipLayer]
+    input_shape: tuple[int, ...]
+    input_targets: list[int]  # chip layers that receive the input events directly
+    input_name: str = "input"
+    input_pooling: int = 1  # sum pooling applied to the input before the first layer (the DVS layer can do it)
+    meta: dict = field(default_factory=dict)
+
+    def index(self, name: str) -> int:
+        for i, layer in enumerate(self.layers):
+            if layer.name == name:
+                return i
+        raise KeyError(name)
+
+    def exits(self) -> list[int]:
+        return [i for i, layer in enumerate(self.layers) if any(d.target == OUTPUT for d in layer.destinations)]

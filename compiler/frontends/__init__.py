@@ -1,0 +1,1 @@
+"""Model frontends: torch (.pt), NIR (.nir), ONNX (.onnx) -> graph IR."""

@@ -1,0 +1,520 @@
+"""The graph IR: typed nodes, a graph of them, shape inference, validation and a text dump.
+
+Every node is a small dataclass holding numpy arrays (as NIR does); shapes of parameters are checked when a node is
+built.  Activation shapes are ``(C, H, W)`` for maps and ``(N,)`` for vectors, never with a batch axis.
+
+Semantics that frameworks disagree on are explicit fields, never guessed:
+
+* ``IAF.reset``: ``"subtract"`` (V -= threshold) or ``"zero"`` (V = 0).
+* ``IAF.spike_mode``: ``"single"`` (at most one spike per step / event) or ``"multi"`` (floor(V / threshold) spikes,
+  sinabs' default).  The chip is single-spike per input event.
+* ``IAF.threshold`` / ``threshold_low`` / ``v_init``: a 0-d array means one value for the whole layer; an array of the
+  layer's output shape means per neuron.  ``threshold_low=None`` means "no floor given" (sinabs' ``min_v_mem=None``).
+* ``LIF.dt`` and time constants: kept as given; the chip has no LIF (rule ``neuron_model``).
+
+Node names are the user's own: the torch module path (``features.3``) or the NIR node id.  Diagnostics use them.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from typing import Iterable
+
+import networkx as nx
+import numpy as np
+
+from .errors import SnncError
+
+Shape = tuple
+
+
+def _arr(x, name: str, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
+    a = np.asarray(x, dtype=dtype)
+    if ndim is not None and a.ndim != ndim:
+        raise SnncError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
+    return a
+
+
+def _pair(v, name: str) -> tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    t = tuple(int(i) for i in np.asarray(v).reshape(-1))
+    if len(t) == 1:
+        return (t[0], t[0])
+    if len(t) != 2:
+        raise SnncError(f"{name}: expected one or two integers, got {v!r}")
+    return t  # type: ignore[return-value]
+
+
+@dataclass
+class Node:
+    """Base of every node.  ``name`` is the user's layer name."""
+
+    name: str
+
+    kind = "node"
+
+    def out_shape(self, in_shapes: list[Shape]) -> Shape:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+    def copy(self):
+        return copy.deepcopy(self)
+
+    def _one_input(self, in_shapes: list[Shape]) -> Shape:
+        if len(in_shapes) != 1:
+            raise SnncError(f"{self.name}: {self.kind} takes one input, got {len(in_shapes)}")
+        return tuple(in_shapes[0])
+
+
+@dataclass
+class Input(Node):
+    shape: Shape = ()
+    kind = "Input"
+
+    def __post_init__(self):
+        self.shape = tuple(int(s) for s in self.shape)
+
+    def out_shape(self, in_shapes):
+        return self.shape
+
+    def describe(self):
+        return f"Input shape={list(self.shape)}"
+
+
+@dataclass
+class Output(Node):
+    kind = "Output"
+
+    def out_shape(self, in_shapes):
+        return self._one_input(in_shapes)
+
+
+@dataclass
+class Conv2d(Node):
+    """Cross-correlation as torch does it. ``weight`` is ``[out, in/groups, kh, kw]``."""
+
+    weight: np.ndarray = None
+    bias: np.ndarray | None = None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    kind = "Conv2d"
+
+    def __post_init__(self):
+        self.weight = _arr(self.weight, f"{self.name}.weight", 4)
+        if self.bias is not None:
+            self.bias = _arr(self.bias, f"{self.name}.bias", 1)
+            if self.bias.shape[0] != self.weight.shape[0]:
+                raise SnncError(f"{self.name}: bias has {self.bias.shape[0]} entries for {self.weight.shape[0]} outputs")
+        self.stride = _pair(self.stride, f"{self.name}.stride")
+        self.padding = _pair(self.padding, f"{self.name}.padding")
+        self.dilation = _pair(self.dilation, f"{self.name}.dilation")
+        self.groups = int(self.groups)
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.weight.shape[1]) * self.groups
+
+    @property
+    def kernel_size(self) -> tuple[int, int]:
+        return (int(self.weight.shape[2]), int(self.weight.shape[3]))
+
+    def out_shape(self, in_shapes):
+        s = self._one_input(in_shapes)
+        if len(s) != 3:
+            raise SnncError(f"{self.name}: Conv2d needs a (C, H, W) input, got {list(s)}")
+        c, h, w = s
+        if c != self.in_channels:
+            raise SnncError(f"{self.name}: Conv2d expects {self.in_channels} input channels, the input has {c}")
+        (kh, kw), (sy, sx), (py, px), (dy, dx) = self.kernel_size, self.stride, self.padding, self.dilation
+        oh = (h + 2 * py - dy * (kh - 1) - 1) // sy + 1
+        ow = (w + 2 * px - dx * (kw - 1) - 1) // sx + 1
+        if oh < 1 or ow < 1:
+            raise SnncError(f"{self.name}: Conv2d kernel {kh}x{kw} does not fit the {h}x{w} input")
+        return (self.out_channels, oh, ow)
+
+    def describe(self):
+        o, i, kh, kw = self.weight.shape
+        return (f"Conv2d {i * self.groups}->{o} k={kh}x{kw} s={self.stride} p={self.padding}"
+                + (f" d={self.dilation}" if self.dilation != (1, 1) else "")
+                + (f" groups={self.groups}" if self.groups != 1 else "")
+                + (" +bias" if self.bias is not None else ""))
+
+
+@dataclass
+class Linear(Node):
+    """``y = W x + b`` with ``weight`` ``[out, in]``; a (C, H, W) input is flattened in C, H, W order."""
+
+    weight: np.ndarray = None
+    bias: np.ndarray | None = None
+    kind = "Linear"
+
+    def __post_init__(self):
+        self.weight = _arr(self.weight, f"{self.name}.weight", 2)
+        if self.bias is not None:
+            self.bias = _arr(self.bias, f"{self.name}.bias", 1)
+            if self.bias.shape[0] != self.weight.shape[0]:
+                raise SnncError(f"{self.name}: bias has {self.bias.shape[0]} entries for {self.weight.shape[0]} outputs")
+
+    def out_shape(self, in_shapes):
+        s = self._one_input(in_shapes)
+        n = int(np.prod(s))
+        if n != self.weight.shape[1]:
+            raise SnncError(f"{self.name}: Linear expects {self.weight.shape[1]} inputs, the input {list(s)} has {n}")
+        return (int(self.weight.shape[0]),)
+
+    def describe(self):
+        return f"Linear {self.weight.shape[1]}->{self.weight.shape[0]}" + (" +bias" if self.bias is not None else "")
+
+
+@dataclass
+class BatchNorm(Node):
+    """Inference-mode batch norm over the channel axis: ``(x - mean) / sqrt(var + eps) * weight + bias``."""
+
+    mean: np.ndarray = None
+    var: np.ndarray = None
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    eps: float = 1e-5
+    kind = "BatchNorm"
+
+    def __post_init__(self):
+        self.mean = _arr(self.mean, f"{self.name}.mean", 1)
+        self.var = _arr(self.var, f"{self.name}.var", 1)
+        n = self.mean.shape[0]
+        self.weight = np.ones(n) if self.weight is None else _arr(self.weight, f"{self.name}.weight", 1)
+        self.bias = np.zeros(n) if self.bias is None else _arr(self.bias, f"{self.name}.bias", 1)
+        for a in (self.var, self.weight, self.bias):
+            if a.shape[0] != n:
+                raise SnncError(f"{self.name}: BatchNorm parameters disagree in length")
+        self.eps = float(self.eps)
+
+    def out_shape(self, in_shapes):
+        s = self._one_input(in_shapes)
+        if s[0] != self.mean.shape[0]:
+            raise SnncError(f"{self.name}: BatchNorm has {self.mean.shape[0]} channels, the input has {s[0]}")
+        return s
+
+    def describe(self):
+        return f"BatchNorm {self.mean.shape[0]} eps={self.eps:g}"
+
+
+@dataclass
+class _Pool(Node):
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] | None = None
+    padding: tuple[int, int] = (0, 0)
+
+    def __post_init__(self):
+        self.kernel = _pair(self.kernel, f"{self.name}.kernel")
+        self.stride = self.kernel if self.stride is None else _pair(self.stride, f"{self.name}.stride")
+        self.padding = _pair(self.padding, f"{self.name}.padding")
+
+    def out_shape(self, in_shapes):
+        s = self._one_input(in_shapes)
+        if len(s) != 3:
+            raise SnncError(f"{self.name}: {self.kind} needs a (C, H, W) input, got {list(s)}")
+        c, h, w = s
+        (kh, kw), (sy, sx), (py, px) = self.kernel, self.stride, self.padding
+        return (c, (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1)
+
+    def describe(self):
+        return f"{self.kind} k={self.kernel} s={self.stride}" + (f" p={self.padding}" if self.padding != (0, 0) else "")
+
+
+@dataclass
+class SumPool(_Pool):
+    kind = "SumPool"
+
+
+@dataclass
+class AvgPool(_Pool):
+    kind = "AvgPool"
+
+
+@dataclass
+class Flatten(Node):
+    kind = "Flatten"
+
+    def out_shape(self, in_shapes):
+        return (int(np.prod(self._one_input(in_shapes))),)
+
+
+@dataclass
+class IAF(Node):
+    """Integrate-and-fire neuron (the chip's neuron).
+
+    ``bias``: none here -- biases belong to the conv/linear before the neuron (on the chip they become leak).
+    """
+
+    threshold: np.ndarray = 1.0
+    threshold_low: np.ndarray | None = None
+    reset: str = "subtract"
+    spike_mode: str = "single"
+    v_init: np.ndarray | None = None
+    kind = "IAF"
+
+    def __post_init__(self):
+        self.threshold = np.asarray(self.threshold, dtype=np.float64)
+        if self.threshold_low is not None:
+            self.threshold_low = np.asarray(self.threshold_low, dtype=np.float64)
+        if self.v_init is not None:
+            self.v_init = np.asarray(self.v_init, dtype=np.float64)
+        if self.reset not in ("subtract", "zero"):
+            raise SnncError(f"{self.name}: reset must be 'subtract' or 'zero', got {self.reset!r}")
+        if self.spike_mode not in ("single", "multi"):
+            raise SnncError(f"{self.name}: spike_mode must be 'single' or 'multi', got {self.spike_mode!r}")
+
+    @property
+    def per_neuron(self) -> bool:
+        """True when any neuron parameter is given per neuron rather than once for the layer."""
+        return self.threshold.ndim > 0 or (self.threshold_low is not None and self.threshold_low.ndim > 0)
+
+    def out_shape(self, in_shapes):
+        return self._one_input(in_shapes)
+
+    def describe(self):
+        def fmt(a):
+            if a is None:
+                return "None"
+            a = np.asarray(a)
+            if a.ndim == 0:
+                return f"{float(a):g}"
+            lo, hi = float(a.min()), float(a.max())
+            return f"per-neuron[{lo:g}..{hi:g}]" if lo != hi else f"per-neuron[{lo:g}]"
+        return (f"IAF threshold={fmt(self.threshold)} threshold_low={fmt(self.threshold_low)} "
+                f"reset={self.reset} spikes={self.spike_mode}")
+
+
+@dataclass
+class LIF(Node):
+    """Leaky integrate-and-fire; kept so that it can be named in an error (Speck has no LIF)."""
+
+    tau_mem: np.ndarray = 1.0
+    threshold: np.ndarray = 1.0
+    threshold_low: np.ndarray | None = None
+    reset: str = "subtract"
+    spike_mode: str = "single"
+    dt: float | None = None
+    kind = "LIF"
+
+    def __post_init__(self):
+        self.tau_mem = np.asarray(self.tau_mem, dtype=np.float64)
+        self.threshold = np.asarray(self.threshold, dtype=np.float64)
+
+    def out_shape(self, in_shapes):
+        return self._one_input(in_shapes)
+
+    def describe(self):
+        return f"LIF tau_mem={np.asarray(self.tau_mem).reshape(-1)[:1]} dt={self.dt}"
+
+
+@dataclass
+class ReLU(Node):
+    """An ANN activation; ``--convert-ann`` turns it into IAF(threshold 1, subtract)."""
+
+    kind = "ReLU"
+
+    def out_shape(self, in_shapes):
+        return self._one_input(in_shapes)
+
+
+@dataclass
+class Add(Node):
+    """Element-wise sum of its inputs (residual merge).  On the chip: several cores target one destination."""
+
+    kind = "Add"
+
+    def out_shape(self, in_shapes):
+        if len(in_shapes) < 2:
+            raise SnncError(f"{self.name}: Add needs at least two inputs")
+        shapes = {tuple(s) for s in in_shapes}
+        if len(shapes) != 1:
+            raise SnncError(f"{self.name}: Add inputs have different shapes {sorted(shapes)}")
+        return tuple(in_shapes[0])
+
+
+@dataclass
+class Unsupported(Node):
+    """A layer the frontend understood the name of but the chip cannot run (rule ``unsupported_layer``)."""
+
+    op: str = ""
+    detail: str = ""
+    kind = "Unsupported"
+
+    def out_shape(self, in_shapes):
+        return tuple(in_shapes[0]) if len(in_shapes) == 1 else ()
+
+    def describe(self):
+        return f"Unsupported {self.op}" + (f" ({self.detail})" if self.detail else "")
+
+
+NODE_TYPES = {cls.kind: cls for cls in (Input, Output, Conv2d, Linear, BatchNorm, SumPool, AvgPool, Flatten, IAF, LIF,
+                                          ReLU, Add, Unsupported)}
+
+
+class Graph:
+    """A directed graph of nodes on networkx.  Node keys are the nodes' names.
+
+    Edges carry an ``index`` attribute: the position of the source among the destination's inputs.
+    """
+
+    def __init__(self, name: str = "model"):
+        self.name = name
+        self.g = nx.DiGraph()
+        self.meta: dict = {}  # source file, format, hash ...
+
+    # -- building ---------------------------------------------------------------------------------------------
+    def add(self, node: Node, inputs: Iterable[str] = ()) -> Node:
+        if node.name in self.g:
+            raise SnncError(f"two layers are named {node.name!r}")
+        self.g.add_node(node.name, op=node)
+        for i, src in enumerate(inputs):
+            self.connect(src, node.name, i)
+        return node
+
+    def connect(self, src: str, dst: str, index: int | None = None) -> None:
+        if src not in self.g or dst not in self.g:
+            missing = src if src not in self.g else dst
+            raise SnncError(f"edge names an unknown layer {missing!r}")
+        if index is None:
+            index = self.g.in_degree(dst)
+        self.g.add_edge(src, dst, index=index)
+
+    def remove(self, name: str, rewire: bool = True) -> None:
+        """Remove a single-input node; its consumers take its input instead (when ``rewire``)."""
+        preds = self.predecessors(name)
+        succs = [(s, self.g.edges[name, s]["index"]) for s in self.g.successors(name)]
+        self.g.remove_node(name)
+        if rewire:
+            if len(preds) != 1 and succs:
+                raise SnncError(f"cannot bypass {name!r}: it has {len(preds)} inputs")
+            for s, idx in succs:
+                self.g.add_edge(preds[0], s, index=idx)
+
+    def replace(self, name: str, node: Node) -> None:
+        """Put ``node`` in place of the node called ``name`` (same name or a new one), keeping its edges."""
+        if node.name == name:
+            self.g.nodes[name]["op"] = node
+            return
+        preds = [(p, self.g.edges[p, name]["index"]) for p in self.g.predecessors(name)]
+        succs = [(s, self.g.edges[name, s]["index"]) for s in self.g.successors(name)]
+        self.g.remove_node(name)
+        self.g.add_node(node.name, op=node)
+        for p, i in preds:
+            self.g.add_edge(p, node.name, index=i)
+        for s, i in succs:
+            self.g.add_edge(node.name, s, index=i)
+
+    def copy(self) -> "Graph":
+        new = Graph(self.name)
+        new.meta = copy.deepcopy(self.meta)
+        new.g = nx.DiGraph()
+        for n in self.g.nodes:
+            new.g.add_node(n, op=self.g.nodes[n]["op"].copy())
+        for a, b, d in self.g.edges(data=True):
+            new.g.add_edge(a, b, **d)
+        return new
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Node:
+        return self.g.nodes[name]["op"]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.g
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def node_names(self) -> list[str]:
+        """Names in a deterministic topological order (ties broken by insertion order)."""
+        order = {n: i for i, n in enumerate(self.g.nodes)}
+        try:
+            return list(nx.lexicographical_topological_sort(self.g, key=lambda n: order[n]))
+        except nx.NetworkXUnfeasible:
+            return list(self.g.nodes)
+
+    def nodes(self) -> list[Node]:
+        return [self[n] for n in self.node_names()]
+
+    def predecessors(self, name: str) -> list[str]:
+        preds = list(self.g.predecessors(name))
+        return sorted(preds, key=lambda p: self.g.edges[p, name]["index"])
+
+    def successors(self, name: str) -> list[str]:
+        return list(self.g.successors(name))
+
+    def inputs(self) -> list[str]:
+        return [n for n in self.node_names() if isinstance(self[n], Input)]
+
+    def outputs(self) -> list[str]:
+        return [n for n in self.node_names() if isinstance(self[n], Output)]
+
+    def cycles(self) -> list[list[str]]:
+        return [c for c in nx.simple_cycles(self.g)]
+
+    # -- analysis ---------------------------------------------------------------------------------------------
+    def infer_shapes(self) -> dict[str, Shape]:
+        """Output shape of every node, in topological order.  Raises SnncError naming the first bad layer."""
+        if not nx.is_directed_acyclic_graph(self.g):
+            raise SnncError(f"the graph has a loop through {self.cycles()[0]}; recurrent models are not supported")
+        shapes: dict[str, Shape] = {}
+        for n in self.node_names():
+            ins = [shapes[p] for p in self.predecessors(n)]
+            shapes[n] = tuple(int(s) for s in self[n].out_shape(ins))
+        return shapes
+
+    def validate(self) -> dict[str, Shape]:
+        """Check structure (one Input at least, every node reachable, arities) and shapes; return the shapes."""
+        if not self.inputs():
+            raise SnncError("the graph has no Input node")
+        for n in self.g.nodes:
+            op = self[n]
+            k = self.g.in_degree(n)
+            if isinstance(op, Input) and k:
+                raise SnncError(f"{n}: an Input node cannot have inputs")
+            if not isinstance(op, (Input, Add)) and k != 1 and not isinstance(op, Unsupported):
+                raise SnncError(f"{n}: {op.kind} needs exactly one input, it has {k}")
+        reach = set()
+        for i in self.inputs():
+            reach |= nx.descendants(self.g, i) | {i}
+        dangling = [n for n in self.g.nodes if n not in reach]
+        if dangling:
+            raise SnncError(f"layers not reachable from the input: {', '.join(dangling)}")
+        return self.infer_shapes()
+
+    def dump(self) -> str:
+        """A readable listing: one line per node with its inputs and output shape."""
+        try:
+            shapes = self.infer_shapes()
+        except SnncError:
+            shapes = {}
+        lines = [f"graph {self.name}: {len(self)} nodes"]
+        width = max((len(n) for n in self.g.nodes), default=4)
+        for n in self.node_names():
+            ins = ", ".join(self.predecessors(n)) or "-"
+            shp = list(shapes[n]) if n in shapes else "?"
+            lines.append(f"  {n:<{width}}  {self[n].describe():<52} <- {ins:<16} -> {shp}")
+        return "\n".join(lines)
+
+
+def sequential(nodes: list[Node], name: str = "model") -> Graph:
+    """Build a chain graph from a list of nodes (the first should be an Input).  Handy in tests and frontends."""
+    g = Graph(name)
+    prev = None
+    for node in nodes:
+        g.add(node, [prev] if prev is not None else [])
+        prev = node.name
+    return g
+
+
+def node_fields(node: Node) -> dict:
+    return {f.name: getattr(node, f.name) for f in fields(node)}

@@ -1,0 +1,1 @@
+"""Training frontend: the chip's integer neurons made differentiable, TOML configs, train / evaluate."""

@@ -1,0 +1,47 @@
+"""The public Python API.  Each function is a thin call into the packages that do the work."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def load(path: str | Path, input_shape=None, trust: bool = False):
+    """Read a model file (.pt, .nir, .onnx) into the graph IR.  Refuses unknown pickled classes unless ``trust``."""
+    from snnc.compiler.frontends.loader import load_model
+
+    return load_model(path, input_shape=input_shape, trust=trust)
+
+
+def check(model, target: str = "speck2f", **options):
+    """Run the compile pipeline up to core assignment; return a ``CompileResult`` (``.fits``, ``.report()``)."""
+    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+
+    return run_pipeline(model, CompileOptions(target=target, **options), until="assign")
+
+
+def compile(model, target: str = "speck2f", output: str | Path | None = None, **options) -> dict:
+    """Compile to a configuration dict (written atomically to ``output`` when given).  Raises if it does not fit."""
+    from snnc.compiler.pipeline import CompileOptions, compile_model
+
+    return compile_model(model, CompileOptions(target=target, **options), output=output)
+
+
+def load_config(path: str | Path | dict) -> dict:
+    """Read and validate a configuration written by ``snnc compile``."""
+    from snnc.targets.config import load_config as _load
+
+    return _load(path)
+
+
+def simulate(config, events, **options) -> Any:
+    """Run the bit-accurate simulator built from ``config`` on input ``events`` (structured array x, y, t, p)."""
+    from snnc.runtime.simulator import Simulator
+
+    return Simulator.from_config(config, **options).run(events)
+
+
+def train(config_path: str | Path, output: str | Path | None = None):
+    """Train a model described by a TOML file with the chip's own integer neurons; returns the saved path."""
+    from snnc.runtime.training.train import train_from_config
+
+    return train_from_config(config_path, output=output)

@@ -1,0 +1,1 @@
+"""One module per CLI subcommand: ``add_parser(subparsers)`` and ``run(args) -> exit code``."""
