@@ -1,0 +1,83 @@
+"""The chip's integer neuron arithmetic, one scalar rule per function (SPECK.md sections 4 and 5).
+
+Shared by the reference simulator (plain Python calls), the fast simulator (``numba.njit`` compiles these same
+functions) and the training frontend.  The names below are a stable interface:
+
+* ``INT16_MIN``, ``INT16_MAX`` -- the membrane state range (from the chip table in ``snnc.targets.speck``);
+* ``integrate(v, w, threshold_low, saturate=True) -> v`` -- add one weight (or one leak/bias step) to the state:
+  ``v + w``, then saturated to the int16 range (or wrapped modulo 2**16 when ``saturate`` is false), then floored at
+  ``threshold_low``;
+* ``fire(v, threshold_high, return_to_zero) -> (v, spiked)`` -- at most one spike: if ``v >= threshold_high`` the
+  neuron spikes and the state becomes ``0`` (return to zero) or ``v - threshold_high`` (subtract, the default);
+* ``decimator_ratio(interval) -> N`` -- the output decimator passes one spike in N for its 3-bit interval.
+
+All arguments and results are Python / numpy integers; each function is self-contained (no calls to other helpers)
+and allocates nothing, so ``numba.njit`` compiles it as it stands.
+"""
+from __future__ import annotations
+
+from ..targets.speck import TARGETS
+
+_CHIP = TARGETS["speck2f"]  # speck2e has the same numbers
+
+#: Membrane state range (int16 on Speck).
+INT16_MIN, INT16_MAX = _CHIP.state_range
+#: Weight range (int8 on Speck).
+WEIGHT_MIN, WEIGHT_MAX = _CHIP.weight_range
+_SPAN = INT16_MAX - INT16_MIN + 1
+
+
+def clamp_state(v, saturate=True):
+    """Bring an integer into the int16 state range: saturate at the ends, or wrap modulo 2**16."""
+    if saturate:
+        if v > INT16_MAX:
+            return INT16_MAX
+        if v < INT16_MIN:
+            return INT16_MIN
+        return v
+    return (v - INT16_MIN) % _SPAN + INT16_MIN
+
+
+def integrate(v, w, threshold_low, saturate=True):
+    """One synaptic (or leak) update: ``max(clamp16(v + w), threshold_low)``.
+
+    ``saturate=True`` (the default, SPECK.md [U] item) clips ``v + w`` to ``INT16_MIN..INT16_MAX``; ``False`` wraps
+    it around like a 16-bit adder.  The floor at ``threshold_low`` is applied after, on every update [C].
+    """
+    v = v + w
+    if saturate:
+        if v > INT16_MAX:
+            v = INT16_MAX
+        elif v < INT16_MIN:
+            v = INT16_MIN
+    else:
+        v = (v - INT16_MIN) % _SPAN + INT16_MIN
+    if v < threshold_low:
+        v = threshold_low
+    return v
+
+
+def fire(v, threshold_high, return_to_zero):
+    """Spike test after an update: returns ``(v, spiked)``.
+
+    ``v >= threshold_high`` gives one spike, however far above the threshold ``v`` is; the state is then reset to 0
+    (``return_to_zero``) or reduced by ``threshold_high`` (subtract reset, saturated to the int16 range).
+    """
+    if v >= threshold_high:
+        if return_to_zero:
+            return v - v, True
+        v = v - threshold_high
+        if v > INT16_MAX:
+            v = INT16_MAX
+        elif v < INT16_MIN:
+            v = INT16_MIN
+        return v, True
+    return v, False
+
+
+def decimator_ratio(interval):
+    """The output decimator's N (one spike passed in N) for a 3-bit ``output_decimator_interval`` 0..7."""
+    ratios = _CHIP.decimator_ratios
+    if not 0 <= int(interval) < len(ratios):
+        raise ValueError(f"output_decimator_interval must be 0..{len(ratios) - 1}, got {interval}")
+    return ratios[int(interval)]
