@@ -1,0 +1,280 @@
+"""Design-rule checks: one small function per hardware rule, each naming the rule, the user's layer, the measured
+value and the limit, with a hint that would fix it.  All rules run; every violation is reported at once.
+
+Rule ids are stable (scripts depend on them): kernel_memory, neuron_memory, bias_memory, core_assignment,
+layer_count, kernel_size, kernel_shape, stride, padding, dilation, groups, pooling, input_size, output_size,
+channels, destinations, threshold_shared, neuron_model, unsupported_layer, recurrence (and synops_bandwidth, from
+``bandwidth.py``).  The numbers come from the target table (``snnc.targets.speck``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .chip import OUTPUT, ChipLayer, ChipModel
+from .errors import Diagnostics
+from .ir import IAF, LIF, AvgPool, BatchNorm, Conv2d, Graph, ReLU, Unsupported
+from .memory import bias_memory, kernel_memory, neuron_memory
+
+RULE_IDS = ("kernel_memory", "neuron_memory", "bias_memory", "core_assignment", "layer_count", "kernel_size",
+            "kernel_shape", "stride", "padding", "dilation", "groups", "pooling", "input_size", "output_size",
+            "channels", "destinations", "threshold_shared", "neuron_model", "unsupported_layer", "recurrence",
+            "synops_bandwidth")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# graph rules: what cannot even become a chip layer
+# ---------------------------------------------------------------------------------------------------------------
+def rule_recurrence(graph: Graph, target, d: Diagnostics) -> None:
+    for cycle in graph.cycles():
+        d.error("recurrence", cycle[0], f"recurrent loop {' -> '.join(cycle + [cycle[0]])}",
+                "Speck can deadlock on recurrent connections; unroll the recurrence or remove the feedback edge",
+                measured=len(cycle), limit=0)
+
+
+def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
+    for name in graph.node_names():
+        node = graph[name]
+        if isinstance(node, Unsupported):
+            d.error("unsupported_layer", name, f"{node.op} cannot run on {target.name}"
+                    + (f" ({node.detail})" if node.detail else ""),
+                    "Speck cores compute Conv2d/Linear -> IAF -> sum pooling; replace it (e.g. MaxPool2d by "
+                    "SumPool2d or AvgPool2d) or remove it", measured=node.op,
+                    limit=["Conv2d", "Linear", "BatchNorm", "AvgPool2d", "SumPool2d", "Flatten", "IAF", "Add"])
+        elif isinstance(node, BatchNorm):
+            d.error("unsupported_layer", name, "BatchNorm does not follow a Conv2d/Linear that feeds only it, so it "
+                    "cannot be folded into weights", "put the BatchNorm directly after a conv or linear layer",
+                    measured="BatchNorm", limit="after Conv2d/Linear")
+
+
+def rule_neuron_model(graph: Graph, target, d: Diagnostics) -> None:
+    for name in graph.node_names():
+        node = graph[name]
+        if isinstance(node, LIF):
+            d.error("neuron_model", name, f"LIF neurons (tau_mem {float(np.max(node.tau_mem)):g}) do not exist on "
+                    f"{target.name}: its neurons are integrate-and-fire", "replace LIF by sinabs IAF/IAFSqueeze and "
+                    "fine-tune, or train with `snnc train`", measured="LIF", limit="IAF")
+        elif isinstance(node, ReLU):
+            d.error("neuron_model", name, "ReLU: this is an ANN layer, not a spiking neuron",
+                    "pass --convert-ann to turn each ReLU into an IAF neuron (threshold 1, subtract reset)",
+                    measured="ReLU", limit="IAF")
+        elif isinstance(node, Conv2d):
+            succ = graph.successors(name)
+            kinds = [graph[s] for s in succ]
+            if len(succ) == 1 and isinstance(kinds[0], (IAF, LIF, ReLU, Unsupported, BatchNorm)):
+                continue
+            what = ", ".join(f"{s} ({graph[s].kind})" for s in succ) or "nothing"
+            d.error("neuron_model", name, f"weight layer is followed by {what}, not by one spiking layer",
+                    "each Conv2d/Linear must feed exactly one IAF layer (a core computes conv -> neurons)",
+                    measured=len(succ), limit=1)
+        elif isinstance(node, IAF):
+            (pred,) = graph.predecessors(name) or [None]
+            if pred is None or not isinstance(graph[pred], (Conv2d,)):
+                pk = graph[pred].kind if pred else "nothing"
+                d.error("neuron_model", name, f"spiking layer follows {pk}, not a weight layer",
+                        "put a Conv2d or Linear before every spiking layer", measured=pk, limit="Conv2d/Linear")
+
+
+def rule_threshold_shared(graph: Graph, target, d: Diagnostics) -> None:
+    for name in graph.node_names():
+        node = graph[name]
+        if not isinstance(node, IAF):
+            continue
+        for attr in ("threshold", "threshold_low"):
+            a = getattr(node, attr)
+            if a is not None and a.ndim > 0 and a.size > 1 and not np.all(a == a.reshape(-1)[0]):
+                d.error("threshold_shared", name, f"{attr} differs between neurons ({float(a.min()):g} .. "
+                        f"{float(a.max()):g}); {target.name} has one {attr} per layer",
+                        f"use one {attr} for the whole layer (e.g. fold per-channel scales into the weights)",
+                        measured=[float(a.min()), float(a.max())], limit="one value per layer")
+
+
+def rule_spike_mode(graph: Graph, target, d: Diagnostics) -> None:
+    multi = [n for n in graph.node_names() if isinstance(graph[n], IAF) and graph[n].spike_mode == "multi"]
+    if multi:
+        d.warning("spike_mode", ", ".join(multi), "these layers emit several spikes per time step in simulation "
+                  "(MultiSpike); the chip emits at most one spike per input event", "train with SingleSpike or "
+                  "`snnc train` to match the chip", measured="multi", limit="single")
+
+
+def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dvs_input: bool) -> None:
+    pools = chip.meta.get("input_pool_names") or []
+    if not pools:
+        return
+    if not dvs_input:
+        d.error("pooling", pools[0], f"pooling of the input ({chip.input_pooling}x{chip.input_pooling}) before the "
+                "first layer needs the DVS layer", "pass --dvs-input to pool in the DVS layer, or pool the events "
+                "before sending them", measured=chip.input_pooling, limit="with --dvs-input only")
+    elif chip.input_pooling not in target.poolings:
+        d.error("pooling", pools[0], f"DVS pooling {chip.input_pooling} is not one of {list(target.poolings)}",
+                "use input pooling 1, 2 or 4", measured=chip.input_pooling, limit=list(target.poolings))
+
+
+GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared,
+                               rule_spike_mode]
+
+
+def check_graph(graph: Graph, target) -> Diagnostics:
+    d = Diagnostics()
+    for rule in GRAPH_RULES:
+        rule(graph, target, d)
+    for name in graph.node_names():  # AvgPool that could not become SumPool
+        if isinstance(graph[name], AvgPool):
+            d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
+                    "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
+                    limit="SumPool")
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# chip-layer rules: one core's limits
+# ---------------------------------------------------------------------------------------------------------------
+def rule_kernel_size(layer: ChipLayer, t, d: Diagnostics) -> None:
+    kh, kw = layer.kernel_size
+    bad = [k for k in (kh, kw) if k not in t.kernel_sizes]
+    if bad:
+        d.error("kernel_size", layer.name, f"kernel {kh}x{kw} is outside {t.kernel_sizes[0]}..{t.kernel_sizes[-1]}",
+                "use a kernel of at most 16x16" + ("; a Linear layer's kernel is its whole input map: pool or "
+                                                   "stride more before it" if kh * kw > 256 else ""),
+                measured=max(bad), limit=[t.kernel_sizes[0], t.kernel_sizes[-1]])
+
+
+def rule_kernel_shape(layer: ChipLayer, t, d: Diagnostics) -> None:
+    kh, kw = layer.kernel_size
+    if kh != kw:
+        d.error("kernel_shape", layer.name, f"kernel {kh}x{kw} is not square", "use a square kernel (pad the "
+                "weights with zeros to the larger side)", measured=[kh, kw], limit="square")
+
+
+def rule_stride(layer: ChipLayer, t, d: Diagnostics) -> None:
+    bad = [s for s in layer.stride if s not in t.strides]
+    if bad:
+        d.error("stride", layer.name, f"stride {layer.stride[0]}x{layer.stride[1]} is not one of {list(t.strides)}",
+                "use stride 1, 2, 4 or 8 on each axis", measured=bad[0], limit=list(t.strides))
+
+
+def rule_padding(layer: ChipLayer, t, d: Diagnostics) -> None:
+    bad = [p for p in layer.padding if not 0 <= p <= t.max_padding]
+    if bad:
+        d.error("padding", layer.name, f"padding {layer.padding[0]}x{layer.padding[1]} exceeds {t.max_padding}",
+                f"use padding 0..{t.max_padding} (or crop the input instead)", measured=max(bad),
+                limit=[0, t.max_padding])
+
+
+def rule_dilation(layer: ChipLayer, t, d: Diagnostics) -> None:
+    if layer.dilation != (1, 1):
+        d.error("dilation", layer.name, f"dilation {layer.dilation[0]}x{layer.dilation[1]} is not supported",
+                "use dilation 1 (spread the kernel with zero weights instead)", measured=list(layer.dilation),
+                limit=1)
+
+
+def rule_groups(layer: ChipLayer, t, d: Diagnostics) -> None:
+    if layer.groups != 1:
+        d.error("groups", layer.name, f"grouped convolution (groups={layer.groups}) is not supported",
+                "use groups=1 (expand the weights to a full, block-diagonal kernel)", measured=layer.groups, limit=1)
+
+
+def rule_pooling(layer: ChipLayer, t, d: Diagnostics) -> None:
+    for dest in layer.destinations:
+        ky, kx = dest.pooling_shape or (dest.pooling, dest.pooling)
+        sy, sx = dest.pooling_stride or (ky, kx)
+        where = dest.pool_name or layer.name
+        if ky != kx:
+            d.error("pooling", where, f"pooling {ky}x{kx} is not square", "use square pooling 1, 2 or 4",
+                    measured=[ky, kx], limit=list(t.poolings))
+        elif (sy, sx) != (ky, kx):
+            d.error("pooling", where, f"pooling stride {abs(sy)}x{abs(sx)} differs from its kernel {ky}x{kx}"
+                    + (" or it is padded" if sy < 0 else ""), "use pooling with stride = kernel and no padding",
+                    measured=[abs(sy), abs(sx)], limit=[ky, kx])
+        elif ky not in t.poolings:
+            d.error("pooling", where, f"pooling {ky}x{kx} is not one of {list(t.poolings)}",
+                    "use pooling 1, 2 or 4 (two poolings in a row multiply: 2 then 2 is 4)", measured=ky,
+                    limit=list(t.poolings))
+
+
+def rule_input_size(layer: ChipLayer, t, d: Diagnostics) -> None:
+    c, h, w = layer.input_shape
+    if h > t.max_input_size or w > t.max_input_size:
+        d.error("input_size", layer.name, f"input map {h}x{w} exceeds {t.max_input_size}x{t.max_input_size}",
+                "pool or crop the input to at most 128x128", measured=[h, w], limit=t.max_input_size)
+
+
+def rule_output_size(layer: ChipLayer, t, d: Diagnostics) -> None:
+    f, h, w = layer.output_shape
+    if h > t.max_output_size or w > t.max_output_size:
+        d.error("output_size", layer.name, f"conv output map {h}x{w} exceeds {t.max_output_size}x"
+                f"{t.max_output_size}", "use stride 2 (or more) or pool the input of this layer",
+                measured=[h, w], limit=t.max_output_size)
+
+
+def rule_channels(layer: ChipLayer, t, d: Diagnostics) -> None:
+    for what, n in (("input", layer.in_channels), ("output", layer.out_channels)):
+        if n > t.max_channels:
+            d.error("channels", layer.name, f"{n} {what} channels exceed {t.max_channels}",
+                    f"reduce {'in' if what == 'input' else 'out'}_channels to <= {t.max_channels}", measured=n,
+                    limit=t.max_channels)
+
+
+def rule_destinations(layer: ChipLayer, t, d: Diagnostics) -> None:
+    n = len(layer.destinations)
+    if n > t.destinations_per_core:
+        names = ", ".join(str(x.target) for x in layer.destinations)
+        d.error("destinations", layer.name, f"its spikes go to {n} places ({names}); a core has "
+                f"{t.destinations_per_core} destinations", "feed at most two layers from one spiking layer (insert "
+                "an identity layer to fan out further)", measured=n, limit=t.destinations_per_core)
+
+
+def _memory_rule(kind: str, fn):
+    def rule(layer: ChipLayer, t, d: Diagnostics) -> None:
+        need = fn(layer)
+        cap = max(getattr(c, f"{kind}_memory") for c in t.cores)
+        if need > cap:
+            hint = {"kernel": "reduce input or output channels or the kernel size (the memory rounds channels "
+                              "and kernel area up to powers of two)",
+                    "neuron": "reduce output channels or the output map (stride or pool before this layer); the "
+                              "map's height and width are rounded up to powers of two",
+                    "bias": "strip the biases (default) or reduce output channels"}[kind]
+            d.error(f"{kind}_memory", layer.name, f"needs {need} words of {kind} memory; the largest core has "
+                    f"{cap}", hint, measured=need, limit=cap)
+    rule.__name__ = f"rule_{kind}_memory"
+    return rule
+
+
+rule_kernel_memory = _memory_rule("kernel", kernel_memory)
+rule_neuron_memory = _memory_rule("neuron", neuron_memory)
+rule_bias_memory = _memory_rule("bias", bias_memory)
+
+LAYER_RULES: list[Callable] = [rule_kernel_size, rule_kernel_shape, rule_stride, rule_padding, rule_dilation,
+                               rule_groups, rule_pooling, rule_input_size, rule_output_size, rule_channels,
+                               rule_destinations, rule_kernel_memory, rule_neuron_memory, rule_bias_memory]
+
+
+def rule_layer_count(chip: ChipModel, t, d: Diagnostics) -> None:
+    n = len(chip.layers)
+    if n > t.n_cores:
+        d.error("layer_count", chip.layers[t.n_cores].name, f"the model needs {n} chip layers; {t.name} has "
+                f"{t.n_cores} cores", f"reduce the model to at most {t.n_cores} weight layers", measured=n,
+                limit=t.n_cores)
+
+
+def check_chip(chip: ChipModel, target) -> Diagnostics:
+    d = Diagnostics()
+    rule_layer_count(chip, target, d)
+    for layer in chip.layers:
+        for rule in LAYER_RULES:
+            rule(layer, target, d)
+    if not chip.layers:
+        d.error("neuron_model", None, "the model has no layer that can run on a core",
+                "a Speck model is a chain of Conv2d/Linear layers each followed by an IAF layer", measured=0,
+                limit=">= 1")
+    elif not any(dest.target == OUTPUT for layer in chip.layers for dest in layer.destinations):
+        d.warning("destinations", chip.layers[-1].name, "no chip layer reaches the model output")
+    return d
+
+
+def layer_fits_core(layer: ChipLayer, core) -> bool:
+    return (kernel_memory(layer) <= core.kernel_memory and neuron_memory(layer) <= core.neuron_memory
+            and bias_memory(layer) <= core.bias_memory)
+
+

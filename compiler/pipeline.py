@@ -1,0 +1,183 @@
+"""The pass pipeline: model -> graph IR -> passes -> chip layers -> rule checks -> core assignment -> integers.
+
+Pipelines are data: ``PIPELINES[family]`` lists the graph passes and chip passes by name, in order, so reordering or
+extending is a one-line edit.  Rule checks collect every violation; nothing stops at the first one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chip import OUTPUT, ChipModel
+from .drc import check_chip, check_graph, rule_input_pooling
+from .errors import Diagnostics, SnncError, _jsonable
+from .ir import Graph
+from .mapping import assign_cores
+from .memory import memory
+from .passes.chip_passes import CHIP_PASSES
+from .passes.graph_passes import GRAPH_PASSES
+from .passes.group import group_chip_layers
+
+PIPELINES = {
+    "speck": {
+        "graph": ["convert_ann", "fold_batchnorm", "collapse_neuron_params", "avgpool_to_sumpool", "lower_linear",
+                  "merge_pools"],
+        "chip": ["strip_biases", "clip_weights"],
+    },
+}
+
+
+@dataclass
+class CompileOptions:
+    """Everything a user can choose.  The CLI flags map one to one onto these fields."""
+
+    target: str = "speck2f"
+    input_shape: tuple | None = None
+    clip: bool = True  # --no-clip
+    keep_biases: bool = False  # --keep-biases
+    convert_ann: bool = False  # --convert-ann
+    cores: list[int] | None = None  # --cores 0,1,2 (pinning, in layer order)
+    dvs_input: bool = False  # --dvs-input
+    quantize: str = "sinabs"  # --quantize
+    readout: bool = False  # --readout
+    decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
+    trust: bool = False  # --trust
+
+
+@dataclass
+class PassContext:
+    target: Any
+    options: CompileOptions
+    diags: Diagnostics
+    folded: dict = field(default_factory=dict)  # chip-layer name -> user layers folded into it
+    notes: list = field(default_factory=list)
+    input_pooling_shape: Any = None
+
+
+class DoesNotFit(SnncError):
+    """The model was understood but breaks hardware rules (exit 1).  ``.result`` holds every violation."""
+
+    exit_code = 1
+
+    def __init__(self, result: "CompileResult"):
+        n = len(result.diagnostics.errors)
+        super().__init__(f"the model does not fit {result.target.name}: {n} violation{'s' * (n != 1)} "
+                         f"(run `snnc check` for the report)")
+        self.result = result
+
+
+@dataclass
+class CompileResult:
+    target: Any
+    options: CompileOptions
+    graph: Graph | None = None  # after the graph passes
+    chip: ChipModel | None = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    mapping: dict | None = None
+    notes: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # format, path, sha256
+
+    @property
+    def fits(self) -> bool:
+        return not self.diagnostics.errors and self.chip is not None and self.mapping is not None
+
+    def layers_json(self) -> list[dict]:
+        if self.chip is None:
+            return []
+        out = []
+        for layer in self.chip.layers:
+            m = memory(layer)
+            out.append({
+                "name": layer.name, "core": layer.core,
+                "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
+                "kernel_memory": m["kernel"], "neuron_memory": m["neuron"], "bias_memory": m["bias"],
+                "destinations": [{"layer": d.target, "pooling": d.pooling} for d in layer.destinations],
+            })
+        return out
+
+    def report_json(self) -> dict:
+        """The ``snnc check --json`` object."""
+        return _jsonable({
+            "target": self.target.name, "fits": self.fits, "layers": self.layers_json(),
+            "violations": [d.to_json() for d in self.diagnostics.errors],
+            "warnings": [d.to_json() for d in self.diagnostics.warnings],
+        })
+
+
+def _load(model, options: CompileOptions) -> Graph:
+    if isinstance(model, Graph):
+        return model.copy()
+    from .frontends.loader import load_model
+
+    return load_model(model, input_shape=options.input_shape, trust=options.trust)
+
+
+def run_pipeline(model, options: CompileOptions | None = None, until: str = "assign") -> CompileResult:
+    """Run the pipeline on a path, a torch module, a NIR graph or a Graph.
+
+    ``until``: ``"assign"`` (what ``snnc check`` needs) or ``"quantize"`` (integers, for ``snnc compile``).
+    Raises SnncError for unusable input; hardware-rule violations are collected in ``result.diagnostics``.
+    """
+    from snnc.targets.speck import get_target
+
+    options = options or CompileOptions()
+    target = get_target(options.target)
+    result = CompileResult(target=target, options=options)
+    t0 = time.perf_counter()
+    graph = _load(model, options)
+    result.source = dict(graph.meta)
+    result.timings["load"] = time.perf_counter() - t0
+    ctx = PassContext(target=target, options=options, diags=result.diagnostics)
+
+    t1 = time.perf_counter()
+    if graph.cycles():
+        check = check_graph(graph, target)
+        result.diagnostics.extend([d for d in check if d.rule == "recurrence"])
+        result.graph = graph
+        return result
+    graph.validate()
+    stages = PIPELINES[target.family]
+    for name in stages["graph"]:
+        graph = GRAPH_PASSES[name](graph, ctx)
+    result.graph = graph
+    result.diagnostics.extend(check_graph(graph, target))
+    chip = group_chip_layers(graph, ctx)
+    rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
+    for name in stages["chip"]:
+        chip = CHIP_PASSES[name](chip, ctx)
+    result.diagnostics.extend(check_chip(chip, target))
+    result.chip = chip
+    result.timings["passes"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    if not any(d.rule == "layer_count" for d in result.diagnostics.errors) and chip.layers:
+        result.mapping = assign_cores(chip, target, result.diagnostics, options.cores)
+    result.timings["assign"] = time.perf_counter() - t2
+    result.notes = ctx.notes
+
+    if until == "quantize" and result.fits:
+        from .quantize import quantize_chip
+
+        t3 = time.perf_counter()
+        result.chip = quantize_chip(chip, target, options, result.diagnostics)
+        result.timings["quantize"] = time.perf_counter() - t3
+    return result
+
+
+def compile_model(model, options: CompileOptions | None = None, output: str | Path | None = None) -> dict:
+    """Compile to a configuration dict; write it atomically to ``output`` when given.  Raises DoesNotFit (exit 1)."""
+    from snnc.targets.config import build_config, write_config
+
+    result = run_pipeline(model, options, until="quantize")
+    if not result.fits:
+        raise DoesNotFit(result)
+    config = build_config(result)
+    if output is not None:
+        write_config(config, output)
+    return config
+
+
+__all__ = ["PIPELINES", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "compile_model", "OUTPUT"]

@@ -1,0 +1,59 @@
+"""The human-readable report of ``snnc check`` / ``snnc compile``: a per-core table, then violations and warnings,
+each with its hint, like a compiler's error list."""
+from __future__ import annotations
+
+from .memory import memory
+
+
+def _shape(s) -> str:
+    return "x".join(str(int(v)) for v in s)
+
+
+def format_report(result, source: str | None = None) -> str:
+    t = result.target
+    lines = []
+    src = source or result.source.get("path") or "model"
+    lines.append(f"snnc check: {src} -> {t.name}")
+    chip = result.chip
+    if chip is not None and chip.layers:
+        head = (f"  {'#':>2}  {'layer':<18} {'core':>4}  {'input':>10} -> {'output':<10} "
+                f"{'kernel mem':>13}  {'neuron mem':>13}  {'bias':>9}  destinations")
+        lines.append(head)
+        for i, layer in enumerate(chip.layers):
+            m = memory(layer)
+            core = t.cores[layer.core] if layer.core is not None else None
+
+            def used(kind):
+                cap = getattr(core, f"{kind}_memory") if core else max(getattr(c, f"{kind}_memory") for c in t.cores)
+                return f"{m[kind]}/{cap}"
+
+            dests = ", ".join(
+                ("output" if d.target == "output" else f"#{d.target}") + (f" pool {d.pooling}" if d.pooling != 1 else "")
+                for d in layer.destinations) or "-"
+            core_s = "-" if layer.core is None else str(layer.core)
+            lines.append(f"  {i:>2}  {layer.name[:18]:<18} {core_s:>4}  {_shape(layer.input_shape):>10} -> "
+                         f"{_shape(layer.output_shape):<10} {used('kernel'):>13}  {used('neuron'):>13}  "
+                         f"{used('bias'):>9}  {dests}")
+        if chip.input_targets:
+            lines.append(f"  input {_shape(chip.input_shape)} -> "
+                         + ", ".join(f"#{i}" for i in chip.input_targets)
+                         + (f" (pool {chip.input_pooling} in the DVS layer)" if chip.input_pooling != 1 else ""))
+        if any(layer.core is None for layer in chip.layers):
+            lines.append("  (memory limits shown are the largest core's where no core is assigned)")
+    for note in getattr(result, "notes", []) or []:
+        lines.append(f"note: {note}")
+    for d in result.diagnostics.errors + result.diagnostics.warnings:
+        lines.append(str(d))
+        if d.measured is not None or d.limit is not None:
+            lines.append(f"  = measured: {d.measured}; limit: {d.limit}")
+        if d.hint:
+            lines.append(f"  = hint: {d.hint}")
+    n_err, n_warn = len(result.diagnostics.errors), len(result.diagnostics.warnings)
+    if result.fits:
+        cores = sorted(layer.core for layer in chip.layers)
+        lines.append(f"fits: {len(chip.layers)} layers on cores {', '.join(map(str, cores))}"
+                     + (f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""))
+    else:
+        lines.append(f"does not fit: {n_err} violation{'s' * (n_err != 1)}"
+                     + (f", {n_warn} warning{'s' * (n_warn != 1)}" if n_warn else ""))
+    return "\n".join(lines)

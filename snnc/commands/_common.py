@@ -1,0 +1,68 @@
+"""Options shared by the commands that run the compile pipeline (check, compile, report)."""
+from __future__ import annotations
+
+from snnc.compiler.errors import SnncError
+from snnc.compiler.pipeline import CompileOptions
+
+
+def add_model_options(p) -> None:
+    p.add_argument("model", metavar="MODEL", help="model file: .pt (torch.save of a module), .nir")
+    p.add_argument("--target", default="speck2f", help="chip: speck2f (default), speck2e, or a device name such "
+                   "as speck2fmodule (see `snnc targets`)")
+    p.add_argument("--input-shape", metavar="C,H,W", help="input shape; needed for torch models that do not store "
+                   "it, e.g. 2,34,34")
+    p.add_argument("--trust", action="store_true", help="load a pickled model even if it names classes outside the "
+                   "allow-list (this runs code from the file: only for files you trust)")
+    p.add_argument("--convert-ann", action="store_true", help="turn each ReLU into an IAF neuron (threshold 1, "
+                   "subtract reset)")
+    p.add_argument("--no-clip", dest="clip", action="store_false", help="keep weights above the threshold "
+                   "(default: clip them to the threshold, with a warning)")
+    p.add_argument("--keep-biases", action="store_true", help="keep biases as chip leak (default: strip them, "
+                   "with a warning); leak depends on the slow clock")
+    p.add_argument("--cores", metavar="LIST", help="pin chip layers to cores, in layer order, e.g. 0,1,2,3")
+    p.add_argument("--dvs-input", action="store_true", help="the input comes from the DVS sensor through the DVS "
+                   "layer (which can also do the input pooling)")
+    p.add_argument("--quantize", default="sinabs", metavar="POLICY", help="integer quantization policy: sinabs "
+                   "(default; per-layer scale as sinabs computes it) or percentile")
+    p.add_argument("--readout", action="store_true", help="enable the readout layer on the output layer")
+    p.add_argument("--decimate", action="append", default=[], metavar="LAYER=N", help="output decimator on a layer: "
+                   "pass 1 spike in N (N in 2, 4, 8, 16, 32, 128, 256, 512); repeatable")
+
+
+def parse_int_list(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise SnncError(f"{what}: expected comma-separated integers such as 0,1,2, got {text!r}") from None
+
+
+def parse_shape(text: str | None) -> tuple | None:
+    if text is None:
+        return None
+    shape = parse_int_list(text, "--input-shape")
+    if not shape or len(shape) > 3 or any(s <= 0 for s in shape):
+        raise SnncError(f"--input-shape: expected C,H,W (or N) with positive integers, got {text!r}")
+    return tuple(shape)
+
+
+def parse_decimate(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, n = item.rpartition("=")
+        if not sep or not name:
+            raise SnncError(f"--decimate: expected LAYER=N, e.g. features.0=4, got {item!r}")
+        try:
+            out[name] = int(n)
+        except ValueError:
+            raise SnncError(f"--decimate {item}: N must be an integer ratio such as 4") from None
+    return out
+
+
+def options_from_args(args) -> CompileOptions:
+    return CompileOptions(
+        target=args.target, input_shape=parse_shape(args.input_shape), clip=args.clip,
+        keep_biases=args.keep_biases, convert_ann=args.convert_ann, cores=parse_int_list(args.cores, "--cores"),
+        dvs_input=args.dvs_input, quantize=args.quantize, readout=args.readout,
+        decimate=parse_decimate(args.decimate), trust=args.trust)

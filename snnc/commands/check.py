@@ -1,0 +1,48 @@
+"""snnc check: does the model fit the chip, and if not, exactly why and how to fix it."""
+from __future__ import annotations
+
+import json
+
+from ._common import add_model_options, options_from_args
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "check", help="check that a model fits the chip; list every violation with a fix",
+        description="Run the compile pipeline up to core assignment and report every hardware-rule violation at "
+                    "once. Exit 0: fits; 1: does not fit; 2: bad usage or unreadable input.")
+    add_model_options(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    p.add_argument("--events", metavar="EVENTS.npy", help="input events: simulate them and check each core's "
+                   "synaptic-operation rate against its limit")
+    p.add_argument("--input-rate", type=float, metavar="EVENTS_PER_S", help="estimate synaptic-operation rates "
+                   "from this input event rate (static estimate)")
+    p.add_argument("--synops-limit", action="append", default=[], metavar="[CORE=]RATE",
+                   help="override the per-core SynOps/s limit (an estimate by default); repeatable")
+    return p
+
+
+def run(args) -> int:
+    from snnc.compiler.pipeline import run_pipeline
+    from snnc.compiler.report import format_report
+
+    options = options_from_args(args)
+    result = run_pipeline(args.model, options, until="assign")
+    extra = {}
+    if args.events or args.input_rate is not None or args.synops_limit:
+        from snnc.compiler.bandwidth import analyze, parse_synops_limits
+
+        extra = analyze(result, events=args.events, input_rate=args.input_rate,
+                        synops_limits=parse_synops_limits(args.synops_limit))
+        result.diagnostics.extend(extra.pop("diagnostics", []))
+    if args.json:
+        out = result.report_json()
+        out.update(extra)
+        print(json.dumps(out, indent=1))
+    else:
+        print(format_report(result, source=args.model))
+        if extra.get("cores"):
+            from snnc.compiler.bandwidth import format_cores
+
+            print(format_cores(extra))
+    return 0 if result.fits else 1
