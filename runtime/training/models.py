@@ -1,0 +1,185 @@
+"""Trainable spiking models made of chip layers, and their export to a plain torch/sinabs model.
+
+A :class:`SpikingLayer` is one core's work: a bias-free ``Conv2d`` or ``Linear``, the chip's integrate-and-fire
+neuron (:mod:`.neurons`), then optional sum pooling.  In ``quantized`` mode its weights and thresholds are the
+integers the chip will hold (:mod:`.quant`); otherwise they are floats.  Tensors are ``[B, T, C, H, W]`` (or
+``[B, T, N]`` after the flatten).
+
+:func:`export_sinabs` turns a trained model into ``nn.Sequential`` of ``Conv2d(bias=False)`` / ``Linear(bias=False)``
+/ ``Flatten`` / ``sinabs.layers.IAFSqueeze`` / ``sinabs.layers.SumPool2d`` whose weights and thresholds are the
+trained integers, so that the compiler keeps them at scale 1.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from snnc.compiler.errors import SnncError
+
+from .neurons import run_neuron
+from .quant import chip_ranges, layer_quant, quantize_weight
+
+
+class SpikingLayer(nn.Module):
+    """Conv2d or Linear (no bias) -> integrate-and-fire -> sum pooling."""
+
+    def __init__(self, kind: str, in_features: int, out_features: int, kernel: int = 1, stride: int = 1,
+                 padding: int = 0, pool: int = 1, threshold: float = 1.0, threshold_low: float = -1.0,
+                 reset: str = "subtract", tau_mem: float | None = None, alpha: float = 2.0, target: str = "speck2f",
+                 init_gain: float = 2.0):
+        super().__init__()
+        self.kind = kind
+        if kind == "conv":
+            shape = (out_features, in_features, kernel, kernel)
+            fan_in = in_features * kernel * kernel
+        elif kind == "linear":
+            shape = (out_features, in_features)
+            fan_in = in_features
+        else:
+            raise ValueError(kind)
+        self.weight = nn.Parameter(torch.empty(shape))
+        # zero-mean start; weights in units of the threshold
+        nn.init.uniform_(self.weight, -init_gain * threshold / math.sqrt(fan_in), init_gain * threshold / math.sqrt(fan_in))
+        self.kernel, self.stride, self.padding, self.pool = kernel, stride, padding, pool
+        self.threshold, self.threshold_low, self.reset = float(threshold), float(threshold_low), reset
+        self.tau_mem, self.alpha, self.target = tau_mem, alpha, target
+        self.out_features = out_features
+        self.last_stats: dict = {}
+
+    def quant(self):
+        """The layer's integer form now: scale and integer thresholds."""
+        return layer_quant(self.weight, self.threshold, self.threshold_low, self.target)
+
+    def integer_weight(self) -> torch.Tensor:
+        return quantize_weight(self.weight, self.quant(), self.target).detach()
+
+    def fan_out(self) -> float:
+        """Synaptic operations one input event causes (SPECK.md section 7)."""
+        if self.kind == "conv":
+            return self.out_features * self.kernel * self.kernel / (self.stride * self.stride)
+        return float(self.out_features)
+
+    @torch.no_grad()
+    def clip_weights(self, fraction: float) -> None:
+        """Keep every weight below the threshold (chip rule), at ``fraction`` of it."""
+        lim = self.threshold * fraction
+        self.weight.clamp_(-lim, lim)
+
+    def forward(self, x: torch.Tensor, quantized: bool = False) -> torch.Tensor:
+        b, t = x.shape[:2]
+        if quantized:
+            q = self.quant()
+            w = quantize_weight(self.weight, q, self.target)
+            th, tl = float(q.threshold), float(q.threshold_low)
+            state_max = float(chip_ranges(self.target)["state"][1])
+        else:
+            w, th, tl, state_max = self.weight, self.threshold, self.threshold_low, None
+        flat = x.reshape(b * t, *x.shape[2:])
+        if self.kind == "conv":
+            cur = F.conv2d(flat, w, stride=self.stride, padding=self.padding)
+        else:
+            cur = F.linear(flat, w)
+        cur = cur.reshape(b, t, *cur.shape[1:])
+        s = run_neuron(cur, th, tl, self.reset, state_max, self.tau_mem, self.alpha)
+        self.last_stats = {"in_events": x.sum() / b, "synops": x.sum() / b * self.fan_out(),
+                           "rate": s.mean(), "out_events": s.sum() / b}
+        if self.pool > 1:
+            st = s.reshape(b * t, *s.shape[2:])
+            st = F.avg_pool2d(st, self.pool) * (self.pool * self.pool)  # sum pooling (exact for counts)
+            s = st.reshape(b, t, *st.shape[1:])
+        return s
+
+
+class SpikingNet(nn.Module):
+    """A sequence of :class:`SpikingLayer`; a flatten sits before the first linear layer."""
+
+    def __init__(self, layers: list[SpikingLayer], input_shape: tuple[int, int, int], n_conv: int,
+                 timesteps: int):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.input_shape = tuple(input_shape)
+        self.n_conv = n_conv
+        self.timesteps = timesteps
+
+    def forward(self, x: torch.Tensor, quantized: bool = False) -> torch.Tensor:
+        """``x``: input spikes ``[B, T, C, H, W]``; returns output spikes ``[B, T, classes]``."""
+        for i, layer in enumerate(self.layers):
+            if i == self.n_conv:
+                x = x.reshape(x.shape[0], x.shape[1], -1)
+            x = layer(x, quantized)
+        return x
+
+    def stats(self) -> list[dict]:
+        return [layer.last_stats for layer in self.layers]
+
+
+def conv_out(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def build_model(cfg) -> SpikingNet:
+    """Build the model a validated :class:`~.config.TrainConfig` describes."""
+    m, n, d = cfg.model, cfg.neuron, cfg.dataset
+    if m["kind"] == "resnet":
+        raise SnncError("model.kind = 'resnet' is not available yet; use 'scnn'")
+    shape = (1, 28, 28) if d["kind"] == "mnist" else tuple(d["shape"])
+    common = dict(threshold=n["threshold"], threshold_low=n["threshold_low"], reset=n["reset"],
+                  tau_mem=n["tau_mem"] if n["model"] == "lif" else None, alpha=n["surrogate_alpha"],
+                  target=cfg.quantization["target"])
+    layers = []
+    c, h, w = shape
+    for i, (f, k, s, p, pool) in enumerate(zip(m["channels"], m["kernels"], m["strides"], m["paddings"],
+                                                m["pools"])):
+        oh, ow = conv_out(h, k, s, p), conv_out(w, k, s, p)
+        if oh < 1 or ow < 1:
+            raise SnncError(f"model: conv layer {i} (kernel {k}, stride {s}, padding {p}) does not fit its "
+                            f"{h}x{w} input; use a smaller kernel or fewer layers")
+        if pool > 1 and (oh < pool or ow < pool):
+            raise SnncError(f"model.pools[{i}] = {pool} is larger than the {oh}x{ow} map it pools")
+        layers.append(SpikingLayer("conv", c, f, k, s, p, pool, **common))
+        c, h, w = f, oh // pool, ow // pool
+    feat = c * h * w
+    for hsize in list(m["hidden"]) + [d["classes"]]:
+        layers.append(SpikingLayer("linear", feat, hsize, **common))
+        feat = hsize
+    return SpikingNet(layers, shape, len(m["channels"]), cfg.encoding["timesteps"])
+
+
+def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
+    """The trained model as plain torch + sinabs layers (integer weights and thresholds when ``quantized``).
+
+    Leaky layers become ``sinabs.layers.LIFSqueeze`` (software only: the chip has no leaky neuron).
+    """
+    import sinabs.layers as sl
+    from sinabs.activation import MembraneReset, MembraneSubtract
+
+    mods: list[nn.Module] = []
+    for i, layer in enumerate(net.layers):
+        if i == net.n_conv:
+            mods.append(nn.Flatten())
+        if quantized:
+            q = layer.quant()
+            w = layer.integer_weight().clone()
+            th, tl = float(q.threshold), float(q.threshold_low)
+        else:
+            w = layer.weight.detach().clone()
+            th, tl = layer.threshold, layer.threshold_low
+        if layer.kind == "conv":
+            mod = nn.Conv2d(w.shape[1], w.shape[0], layer.kernel, layer.stride, layer.padding, bias=False)
+        else:
+            mod = nn.Linear(w.shape[1], w.shape[0], bias=False)
+        with torch.no_grad():
+            mod.weight.copy_(w)
+        mods.append(mod)
+        reset = MembraneSubtract() if layer.reset == "subtract" else MembraneReset()
+        kw = dict(spike_threshold=torch.tensor(th), min_v_mem=tl, reset_fn=reset, num_timesteps=net.timesteps)
+        if layer.tau_mem is None:
+            mods.append(sl.IAFSqueeze(**kw))
+        else:
+            mods.append(sl.LIFSqueeze(tau_mem=torch.tensor(float(layer.tau_mem)), **kw))
+        if layer.pool > 1:
+            mods.append(sl.SumPool2d(layer.pool))
+    return nn.Sequential(*mods)
