@@ -1,0 +1,168 @@
+"""The reference simulator: the chip's rules in plain Python, one event at a time, written to be read beside
+SPECK.md section 5.  Slow (about 10^5 neuron updates per second) and meant for tests: the fast simulator
+(``runtime/simulator.py``) must give exactly the same output events, in the same order, and the same final states.
+The processing order it follows is stated in ``runtime/simulator.py``'s docstring and docs/simulator.md.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..compiler.errors import SnncError
+from .neuron import fire, integrate
+from .simulator import DVS_LAYER, READOUT_LAYER, ChipProgram, SimResult, readout_model, split_outputs
+
+MAX_DEPTH = 10_000
+
+
+class ReferenceSimulator:
+    """Same interface as :class:`snnc.runtime.simulator.Simulator`: ``run(events) -> SimResult``."""
+
+    def __init__(self, program: ChipProgram):
+        self.program = program
+
+    def prepare_events(self, events):
+        from .events import load_events
+
+        return load_events(events, shape=self.program.input_shape)
+
+    # --- the chip's rules -------------------------------------------------------------------------------------
+    def _targets(self, core, c, x, y):
+        """Every output neuron (o, oy, ox) that input (c, x, y) reaches, with its kernel offset (ky, kx):
+        ``x + px - kx = ox * sx`` and ``y + py - ky = oy * sy`` with exact division, inside the output map;
+        in ascending (o, oy, ox) order."""
+        L = self.program.cores[core]
+        F, oh, ow = L.out_shape
+        (sy, sx), (py, px), k = L.stride, L.padding, L.kernel
+        hits = []
+        for ky in range(k):
+            for kx in range(k):
+                ny, nx = y + py - ky, x + px - kx
+                if ny % sy or nx % sx:
+                    continue
+                oy, ox = ny // sy, nx // sx
+                if 0 <= oy < oh and 0 <= ox < ow:
+                    hits.append((oy, ox, ky, kx))
+        hits.sort()
+        return [(o, oy, ox, ky, kx) for o in range(F) for (oy, ox, ky, kx) in hits]
+
+    def _deliver(self, core, c, x, y, t, depth=0):
+        """One event (feature c at x, y) arrives at ``core`` (or the readout, layer 12)."""
+        if depth > MAX_DEPTH:
+            raise SnncError("simulation: cascade too deep; the configuration probably has a recurrent loop")
+        if core == READOUT_LAYER:
+            self.rows.append((t, READOUT_LAYER, c, x, y))
+            return
+        L = self.program.cores[core]
+        C, H, W = L.in_shape
+        if not (0 <= c < C and 0 <= x < W and 0 <= y < H):
+            self.dropped += 1
+            return
+        self.in_events[core] += 1
+        V = self.state[core]
+        for o, oy, ox, ky, kx in self._targets(core, c, x, y):
+            self.synops[core] += 1
+            self.row_synops[core] += 1
+            v = integrate(int(V[o, oy, ox]), int(L.weights[o, c, ky, kx]), L.threshold_low, self.program.saturate)
+            v, spiked = fire(v, L.threshold_high, L.return_to_zero)
+            V[o, oy, ox] = v
+            if spiked:
+                self._spike(core, o, ox, oy, t, depth)
+
+    def _spike(self, core, o, x, y, t, depth):
+        """Neuron (o, y, x) of ``core`` fired: count, decimate, monitor, route to destinations 0 then 1."""
+        L = self.program.cores[core]
+        self.counts[core][o, y, x] += 1
+        if L.decimator:
+            self.decimator[core] += 1
+            if self.decimator[core] < L.decimator:
+                return
+            self.decimator[core] = 0
+        if L.monitor:
+            self.rows.append((t, core, o, x, y))  # monitored spikes keep un-pooled coordinates
+        for layer, pool, shift in L.destinations:
+            self._deliver(layer, o + shift, x // pool, y // pool, t, depth + 1)
+
+    def _leak_tick(self, t):
+        """One slow-clock tick: every leaking core adds its biases to all its neurons (may fire only if allowed)."""
+        for core in sorted(self.program.cores):
+            L = self.program.cores[core]
+            if not L.leak_enable:
+                continue
+            F, H, W = L.out_shape
+            for o in range(F):
+                for y in range(H):
+                    for x in range(W):
+                        v = integrate(int(self.state[core][o, y, x]), int(L.biases[o]), L.threshold_low,
+                                      self.program.saturate)
+                        if self.program.leak_can_fire:
+                            v, spiked = fire(v, L.threshold_high, L.return_to_zero)
+                            self.state[core][o, y, x] = v
+                            if spiked:
+                                self._spike(core, o, x, y, t, 0)
+                        else:
+                            self.state[core][o, y, x] = v
+
+    def _dvs(self, e):
+        """The DVS layer on one event: None if filtered out, else (feature, x, y)."""
+        d = self.program.dvs
+        p = int(e["p"])
+        if (p == 1 and not d.on_channel) or (p == 0 and not d.off_channel) or p not in (0, 1):
+            return None
+        f = 0 if d.merge else p
+        x, y = int(e["x"]) // d.pooling[0], int(e["y"]) // d.pooling[1]
+        if not (d.origin[0] <= x <= d.cut[0] and d.origin[1] <= y <= d.cut[1]):
+            return None
+        x, y = x - d.origin[0], y - d.origin[1]
+        if d.mirror[0]:
+            x = d.cut[0] - d.origin[0] - x
+        if d.mirror[1]:
+            y = d.cut[1] - d.origin[1] - y
+        if d.mirror_diagonal:
+            x, y = y, x
+        return f, x, y
+
+    # --- driver -----------------------------------------------------------------------------------------------
+    def run(self, events) -> SimResult:
+        prog = self.program
+        ev = self.prepare_events(events)
+        used = sorted(prog.cores)
+        self.state = {c: prog.cores[c].v_init.astype(np.int64).copy() for c in used}
+        self.counts = {c: np.zeros(prog.cores[c].out_shape, np.int64) for c in used}
+        self.in_events = {c: 0 for c in used}
+        self.synops = {c: 0 for c in used}
+        self.decimator = {c: 0 for c in used}
+        self.rows, self.dropped = [], 0
+        event_synops = {c: np.zeros(len(ev), np.int64) for c in used}
+        leaky = any(prog.cores[c].leak_enable for c in used) and prog.slow_clock_hz
+        ticks = 0
+        t0 = time.perf_counter()
+        for i, e in enumerate(ev):
+            t = int(e["t"])
+            self.row_synops = {c: 0 for c in used}
+            if leaky:
+                while ticks < math.floor(t * prog.slow_clock_hz / 1e6):
+                    ticks += 1
+                    self._leak_tick(int(math.ceil(ticks * 1e6 / prog.slow_clock_hz)))
+            if prog.input_source == "dvs":
+                routed = self._dvs(e)
+                if routed is not None:
+                    f, x, y = routed
+                    if prog.dvs.monitor:
+                        self.rows.append((t, DVS_LAYER, f, x, y))
+                    for core in prog.input_cores:
+                        self._deliver(core, f, x, y, t)
+            else:
+                for core in prog.input_cores:
+                    self._deliver(core, int(e["p"]), int(e["x"]), int(e["y"]), t)
+            for c in used:
+                event_synops[c][i] = self.row_synops[c]
+        sim_seconds = time.perf_counter() - t0
+        rows = np.asarray(self.rows, np.int64).reshape(-1, 5)
+        outputs, ro_events = split_outputs(rows)
+        t_end = int(ev["t"][-1]) if len(ev) else 0
+        return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
+                         {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,
+                         ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev))
