@@ -1,0 +1,399 @@
+"""Synaptic-operation bandwidth per core: a static estimate, a measurement on events, the limit check and the
+decimator advice.
+
+A Speck core does one synaptic operation (one weight added into one membrane potential) for every output neuron an
+input event touches.  SPECK.md section 7 gives the rate as ``SynOps/s ~ N_in/s * C_out * kx * ky / (sx * sy)``.
+:func:`fanout` evaluates that count exactly for a layer's geometry (borders and padding included), averaged over
+input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the borders.
+
+* Static (:func:`static_estimate`): from an input event rate, rates are propagated layer by layer; a layer emits
+  ``activity`` output spikes per input event it receives (a stated default, or measured), divided by its output
+  decimator ratio.
+* Measured (:func:`measure`): the model is quantized and written to a configuration in memory, the bit-accurate
+  simulator runs the events, and every core's exact synaptic operations are counted: total, mean rate over the
+  input's duration and peak rates over sliding 1 ms and 10 ms windows of input time.
+* Check (:func:`analyze`): a core whose rate exceeds its limit (``targets/speck.py`` ``Core.synops_limit``,
+  estimates, overridable with ``--synops-limit``) is a ``synops_bandwidth`` violation whose hint names the output
+  decimator ratio on the feeding layer that brings the core under its limit.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chip import OUTPUT, ChipLayer, ChipModel
+from .errors import Diagnostic, SnncError
+
+#: Output spikes per input event a layer emits when nothing better is known (``--activity`` overrides it).  Chosen
+#: from the NIR paper's N-MNIST CNN on encoded MNIST digits; see docs/bandwidth.md.
+DEFAULT_ACTIVITY = 0.5
+
+#: Sliding windows (microseconds of input time) over which peak rates are measured.
+PEAK_WINDOWS_US = (1_000, 10_000)
+#: The window whose peak is compared with the limit (the chip's queues absorb bursts shorter than this; a 1 ms
+#: peak above the limit alone gives a warning).
+CHECK_WINDOW_US = 10_000
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# limits
+# ---------------------------------------------------------------------------------------------------------------
+def parse_synops_limits(specs) -> dict:
+    """Parse ``--synops-limit`` values: ``"CORE=RATE"`` for one core, or a bare ``"RATE"`` for every core.
+
+    ``parse_synops_limits(["0=1e8", "3e7"]) == {0: 1e8, "*": 3e7}``; a per-core entry wins over ``"*"``.
+    Raises SnncError naming the bad entry.
+    """
+    if specs is None:
+        return {}
+    if isinstance(specs, (str, int, float)):
+        specs = [specs]
+    out: dict = {}
+    for spec in specs:
+        text = str(spec).strip()
+        core_s, sep, rate_s = text.partition("=")
+        if not sep:
+            core_s, rate_s = "*", core_s
+        try:
+            rate = float(rate_s)
+        except ValueError:
+            raise SnncError(f"--synops-limit {text!r}: {rate_s.strip()!r} is not a number; give CORE=RATE "
+                            "(e.g. 0=1e8) or one RATE for every core") from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise SnncError(f"--synops-limit {text!r}: the rate must be a positive number of synaptic operations "
+                            "per second")
+        if core_s != "*":
+            try:
+                core = int(core_s.strip())
+            except ValueError:
+                raise SnncError(f"--synops-limit {text!r}: {core_s.strip()!r} is not a core number; give CORE=RATE "
+                                "(e.g. 0=1e8)") from None
+            if core < 0:
+                raise SnncError(f"--synops-limit {text!r}: core numbers start at 0")
+            out[core] = rate
+        else:
+            out["*"] = rate
+    return out
+
+
+def core_limits(target, overrides: dict | None = None) -> dict[int, float]:
+    """Every core's SynOps/s limit: the target's defaults, then ``"*"``, then per-core overrides."""
+    overrides = dict(overrides or {})
+    limits = {c.index: float(c.synops_limit) for c in target.cores}
+    if "*" in overrides:
+        limits = {k: float(overrides["*"]) for k in limits}
+    for k, v in overrides.items():
+        if k == "*":
+            continue
+        if k not in limits:
+            raise SnncError(f"--synops-limit {k}={v:g}: {target.name} has cores 0..{target.n_cores - 1}")
+        limits[k] = float(v)
+    return limits
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# geometry
+# ---------------------------------------------------------------------------------------------------------------
+def _axis_fanout(n_in: int, n_out: int, k: int, s: int, p: int) -> np.ndarray:
+    """For every input coordinate, how many output coordinates its event touches along one axis."""
+    x = np.arange(n_in)[:, None] + p
+    o = np.arange(n_out)[None, :] * s
+    d = x - o
+    return ((d >= 0) & (d < k)).sum(axis=1)
+
+
+def fanout(layer: ChipLayer) -> float:
+    """Synaptic operations one input event causes in ``layer``, averaged over input positions (exact geometry)."""
+    _, hin, win = (int(v) for v in layer.input_shape)
+    cout, hout, wout = (int(v) for v in layer.output_shape)
+    kh, kw = layer.kernel_size
+    (sy, sx), (py, px) = layer.stride, layer.padding
+    fy = _axis_fanout(hin, hout, kh, int(sy), int(py)).mean() if hin else 0.0
+    fx = _axis_fanout(win, wout, kw, int(sx), int(px)).mean() if win else 0.0
+    return float(cout * fy * fx)
+
+
+def fanout_formula(layer: ChipLayer) -> float:
+    """SPECK.md section 7's ``C_out * kx * ky / (sx * sy)`` (no border correction), for comparison."""
+    kh, kw = layer.kernel_size
+    sy, sx = layer.stride
+    return layer.out_channels * kh * kw / (sy * sx)
+
+
+def decimation(chip: ChipModel, options, target) -> dict[int, int]:
+    """Resolve ``CompileOptions.decimate`` (``{LAYER: N}``; LAYER a chip layer's name, one of the user layers folded
+    into it, or its index) into ``{layer index: N}``.  N must be one of the target's decimator ratios."""
+    spec = dict(getattr(options, "decimate", None) or {})
+    out: dict[int, int] = {}
+    for key, n in spec.items():
+        idx = None
+        for i, layer in enumerate(chip.layers):
+            if str(key) == layer.name or str(key) in layer.sources:
+                idx = i
+                break
+        if idx is None and str(key).isdigit() and int(key) < len(chip.layers):
+            idx = int(key)
+        if idx is None:
+            names = ", ".join(layer.name for layer in chip.layers)
+            raise SnncError(f"--decimate {key}={n}: no layer {key!r} in the model (layers: {names})")
+        try:
+            n = int(n)
+        except (TypeError, ValueError):
+            raise SnncError(f"--decimate {key}={n}: N must be an integer, one of {list(target.decimator_ratios)}")
+        if n == 1:
+            continue
+        if n not in target.decimator_ratios:
+            raise SnncError(f"--decimate {key}={n}: the output decimator passes 1 spike in N with N one of "
+                            f"{list(target.decimator_ratios)}")
+        out[idx] = n
+    return out
+
+
+def _sources(chip: ChipModel) -> dict[int, list[int]]:
+    src: dict[int, list[int]] = {i: [] for i in range(len(chip.layers))}
+    for i, layer in enumerate(chip.layers):
+        for d in layer.destinations:
+            if d.target != OUTPUT:
+                src[int(d.target)].append(i)
+    return src
+
+
+def _activity_for(activity, layer: ChipLayer, i: int) -> float:
+    if activity is None:
+        return DEFAULT_ACTIVITY
+    if isinstance(activity, dict):
+        for key in (layer.name, i, str(i)):
+            if key in activity:
+                return float(activity[key])
+        return float(activity.get("*", DEFAULT_ACTIVITY))
+    return float(activity)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# static estimate
+# ---------------------------------------------------------------------------------------------------------------
+def static_estimate(chip: ChipModel, input_rate: float, activity=None, decimate: dict[int, int] | None = None
+                    ) -> list[dict]:
+    """Propagate an input event rate (events/s) through the chip layers (topological order).
+
+    ``activity``: output spikes per input event, one number, or ``{layer name or index: number}`` (``"*"`` for the
+    rest); default :data:`DEFAULT_ACTIVITY`.  ``decimate``: ``{layer index: N}``.  Returns one dict per layer with
+    ``in_rate``, ``synops_per_s``, ``out_rate`` (neuron spikes/s) and ``forwarded_rate`` (after the decimator).
+    """
+    if input_rate is None or not math.isfinite(float(input_rate)) or float(input_rate) < 0:
+        raise SnncError(f"--input-rate {input_rate}: give a non-negative number of input events per second")
+    decimate = decimate or {}
+    srcs = _sources(chip)
+    rows: list[dict] = []
+    fwd: dict[int, float] = {}
+    for i, layer in enumerate(chip.layers):
+        rate_in = (float(input_rate) if i in chip.input_targets else 0.0) + sum(fwd.get(s, 0.0) for s in srcs[i])
+        f = fanout(layer)
+        a = _activity_for(activity, layer, i)
+        out = a * rate_in
+        n = decimate.get(i, 1)
+        fwd[i] = out / n
+        rows.append({"layer": layer.name, "core": layer.core, "in_rate": rate_in, "fanout": f,
+                     "synops_per_s": rate_in * f, "activity": a, "out_rate": out, "decimate": n,
+                     "forwarded_rate": fwd[i]})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# measurement
+# ---------------------------------------------------------------------------------------------------------------
+def peak_rate(times_us: np.ndarray, counts: np.ndarray, window_us: int) -> float:
+    """Largest number of ``counts`` falling into any window ``[t, t + window_us)`` of input time, per second.
+
+    ``times_us`` sorted; ``counts[i]`` belongs to time ``times_us[i]``.  The best window starts at an event.
+    """
+    times_us = np.asarray(times_us, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if times_us.size == 0:
+        return 0.0
+    csum = np.concatenate([[0.0], np.cumsum(counts)])
+    end = np.searchsorted(times_us, times_us + int(window_us), side="left")
+    start = np.arange(times_us.size)
+    best = float(np.max(csum[end] - csum[start]))
+    return best / (window_us * 1e-6)
+
+
+@dataclass
+class Measurement:
+    """What the simulator counted for one input stream, per chip layer."""
+
+    duration_s: float
+    times_us: np.ndarray  # input event times
+    synops: list[np.ndarray]  # per layer: synaptic operations caused by each input event (aligned with times_us)
+    in_events: list[int]  # per layer: events that arrived
+    out_spikes: list[int]  # per layer: spikes its neurons emitted
+    out_events: list[np.ndarray] = field(default_factory=list)  # per layer: spike (t, feature, y, x) for rasters
+
+
+def _simulate(result, events):
+    """Quantize a copy of the compiled model, write its configuration in memory and run the simulator."""
+    from ..targets.config import build_config
+    from ..runtime.simulator import Simulator
+    from .errors import Diagnostics
+    from .quantize import quantize_chip
+
+    q = copy.copy(result)
+    q.chip = quantize_chip(copy.deepcopy(result.chip), result.target, result.options, Diagnostics())
+    q.diagnostics = copy.deepcopy(result.diagnostics)
+    config = build_config(q)
+    sim = Simulator.from_config(config)
+    return config, sim.run(events)
+
+
+def measure(result, events, progress: bool = False) -> Measurement:
+    """Run ``events`` through the bit-accurate simulator of the compiled model; count per-layer synaptic work."""
+    from ..runtime.events import load_events
+
+    chip = result.chip
+    ev = load_events(events, shape=chip.input_shape if len(chip.input_shape) == 3 else None)
+    config, run = _simulate(result, ev)
+    times = np.asarray(ev["t"], dtype=np.int64)
+    duration_s = float(times[-1] - times[0]) * 1e-6 if times.size > 1 else 0.0
+    synops, in_events, out_spikes, out_events = [], [], [], []
+    for layer in chip.layers:
+        core = layer.core
+        per_event = np.asarray(run.synops_per_event(core), dtype=np.int64) if hasattr(run, "synops_per_event") \
+            else np.asarray(run.per_event_synops[:, core], dtype=np.int64)
+        synops.append(per_event)
+        in_events.append(int(run.input_events(core)) if hasattr(run, "input_events") else int(run.core_inputs[core]))
+        spikes = run.spikes(core) if hasattr(run, "spikes") else None
+        out_spikes.append(int(len(spikes)) if spikes is not None else int(run.core_spikes[core]))
+        out_events.append(spikes if spikes is not None else np.empty(0))
+    return Measurement(duration_s=duration_s, times_us=times, synops=synops, in_events=in_events,
+                       out_spikes=out_spikes, out_events=out_events)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# check and advice
+# ---------------------------------------------------------------------------------------------------------------
+def _decimator_hint(chip: ChipModel, i: int, rate: float, limit: float, target, decimate: dict[int, int],
+                    in_by_source: dict) -> str:
+    """Name the decimator ratio on a feeding layer that brings core ``i`` under its limit, plus the other fixes."""
+    layer = chip.layers[i]
+    general = ("reduce the synaptic work of this layer: fewer output channels (now "
+               f"{layer.out_channels}), a smaller kernel (now {layer.kernel_size[0]}x{layer.kernel_size[1]}) or a "
+               f"larger stride (now {layer.stride[0]})")
+    total = sum(in_by_source.values()) or 1.0
+    options = []
+    for src, share in sorted(in_by_source.items(), key=lambda kv: -kv[1]):
+        if src == "input":
+            continue
+        part = rate * share / total  # the synaptic work caused by this source's events
+        now = decimate.get(src, 1)
+        for n in target.decimator_ratios:
+            if n <= now:
+                continue
+            if rate - part + part * now / n <= limit:
+                interval = target.decimator_ratios.index(n)
+                options.append(f"enable the output decimator on {chip.layers[src].name!r} with ratio {n} "
+                               f"(output_decimator_interval {interval}; `--decimate {chip.layers[src].name}={n}`), "
+                               f"which brings it to about {(rate - part + part * now / n) / 1e6:.3g} M/s")
+                break
+    if options:
+        return options[0] + "; or " + general
+    if "input" in in_by_source:
+        return (general + "; or lower the input event rate (pool or crop the input in the DVS layer); the output "
+                "decimator cannot help a core fed by the input")
+    return general + "; no single decimator ratio on a feeding layer is enough"
+
+
+def _fmt(r: float) -> str:
+    return f"{r / 1e6:.3g} M SynOps/s"
+
+
+def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None, progress: bool = False) -> dict:
+    """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
+
+    With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted;
+    otherwise ``input_rate`` (events/s) is propagated statically with ``activity``.  Returns
+    ``{"cores": [...], "layers": [...], "energy": {...}, "diagnostics": [Diagnostic, ...], "mode": ...}``.
+    """
+    from .energy import LayerActivity, estimate
+
+    chip: ChipModel | None = result.chip
+    target = result.target
+    if events is None and input_rate is None:
+        raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
+    limits = core_limits(target, synops_limits if isinstance(synops_limits, dict)
+                         else parse_synops_limits(synops_limits))
+    out = {"mode": "measured" if events is not None else "static", "cores": [], "layers": [], "energy": None,
+           "diagnostics": [], "limit_source": target.synops_limit_source}
+    if chip is None or not chip.layers:
+        return out
+    decimate = decimation(chip, result.options, target)
+    static = static_estimate(chip, input_rate if input_rate is not None else 0.0, activity, decimate)
+    srcs = _sources(chip)
+    meas = None
+    if events is not None:
+        meas = measure(result, events, progress=progress)
+    diags: list[Diagnostic] = []
+    acts: list[LayerActivity] = []
+    for i, layer in enumerate(chip.layers):
+        core = layer.core
+        limit = limits.get(core) if core is not None else None
+        row = {"core": core, "layer": layer.name, "synops_limit": limit, "fanout": static[i]["fanout"],
+               "decimate": decimate.get(i, 1)}
+        # where this layer's events come from, for the decimator advice (synaptic work scales with events)
+        if meas is not None:
+            synops = int(meas.synops[i].sum())
+            dur = meas.duration_s
+            mean = synops / dur if dur > 0 else 0.0
+            peaks = {w: peak_rate(meas.times_us, meas.synops[i], w) for w in PEAK_WINDOWS_US}
+            row.update({"synops": synops, "synops_per_s_mean": mean,
+                        "synops_per_s_peak": peaks[CHECK_WINDOW_US],
+                        "synops_per_s_peak_1ms": peaks[1_000], "synops_per_s_peak_10ms": peaks[10_000],
+                        "in_events": meas.in_events[i], "out_spikes": meas.out_spikes[i]})
+            rate = peaks[CHECK_WINDOW_US]
+            in_by = {s: float(meas.out_spikes[s]) / decimate.get(s, 1) for s in srcs[i]}
+            if i in chip.input_targets:
+                in_by["input"] = float(len(meas.times_us))
+            acts.append(LayerActivity(layer.name, meas.in_events[i], meas.out_spikes[i], synops, core))
+        else:
+            rate = static[i]["synops_per_s"]
+            row.update({"synops": None, "synops_per_s_mean": rate, "synops_per_s_peak": None,
+                        "in_rate": static[i]["in_rate"], "out_rate": static[i]["out_rate"],
+                        "activity": static[i]["activity"]})
+            in_by = {s: static[s]["forwarded_rate"] for s in srcs[i]}
+            if i in chip.input_targets:
+                in_by["input"] = float(input_rate)
+            acts.append(LayerActivity(layer.name, static[i]["in_rate"], static[i]["out_rate"],
+                                      static[i]["synops_per_s"], core))
+        if limit is not None and rate > limit:
+            kind = "peak over 10 ms" if meas is not None else "estimated mean"
+            diags.append(Diagnostic(
+                "synops_bandwidth", layer.name,
+                f"core {core} needs {_fmt(rate)} ({kind}), over its limit of {_fmt(limit)}; over the limit the "
+                "chip stalls unpredictably",
+                _decimator_hint(chip, i, rate, limit, target, decimate, in_by),
+                measured=rate, limit=limit, severity="error"))
+        elif limit is not None and meas is not None and row["synops_per_s_peak_1ms"] > limit:
+            diags.append(Diagnostic(
+                "synops_bandwidth", layer.name,
+                f"core {core} peaks at {_fmt(row['synops_per_s_peak_1ms'])} over 1 ms bursts, over its limit of "
+                f"{_fmt(limit)} (the 10 ms peak is under it; short bursts may be absorbed by the chip's queues)",
+                _decimator_hint(chip, i, row["synops_per_s_peak_1ms"], limit, target, decimate, in_by),
+                measured=row["synops_per_s_peak_1ms"], limit=limit, severity="warning"))
+        out["cores"].append(row)
+    out["layers"] = static
+    if meas is not None:
+        out["duration_s"] = meas.duration_s
+        out["input_events"] = int(len(meas.times_us))
+        out["measurement"] = meas
+        out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True)
+    else:
+        out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False)
+        out["energy"]["per"] = "second of input at the given rate"
+    out["diagnostics"] = diags
+    return out
+
+
+__all__ = ["DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula", "decimation",
+           "static_estimate", "peak_rate", "measure", "Measurement", "analyze"]

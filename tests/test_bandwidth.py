@@ -1,0 +1,162 @@
+"""Synaptic-operation bandwidth: fan-out geometry, limits, static propagation, peaks, the check and its advice."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from snnc.compiler.bandwidth import (DEFAULT_ACTIVITY, analyze, core_limits, decimation, fanout, fanout_formula,
+                                     parse_synops_limits, peak_rate, static_estimate)
+from snnc.compiler.chip import OUTPUT, ChipLayer, ChipModel, Destination
+from snnc.compiler.errors import SnncError
+from snnc.targets.speck import get_target
+
+T = get_target("speck2f")
+
+
+def conv(name, cin, cout, hw, k, stride=1, pad=0, dest=(OUTPUT,), core=None):
+    out = (hw + 2 * pad - k) // stride + 1
+    return ChipLayer(name=name, weight=np.ones((cout, cin, k, k)), bias=None, stride=(stride, stride),
+                     padding=(pad, pad), input_shape=(cin, hw, hw), output_shape=(cout, out, out),
+                     threshold_high=1.0, threshold_low=-1.0, destinations=[Destination(d) for d in dest],
+                     core=core, sources=[name, name + ".spk"])
+
+
+def brute_fanout(layer):
+    """Count touched neurons event by event with SPECK.md section 5's rule (exact division)."""
+    _, h, w = layer.input_shape
+    f, oh, ow = layer.output_shape
+    k = layer.kernel_size[0]
+    s, p = layer.stride[0], layer.padding[0]
+    total = 0
+    for y in range(h):
+        for x in range(w):
+            ny = sum(1 for ky in range(k) if (y + p - ky) % s == 0 and 0 <= (y + p - ky) // s < oh)
+            nx = sum(1 for kx in range(k) if (x + p - kx) % s == 0 and 0 <= (x + p - kx) // s < ow)
+            total += ny * nx * f
+    return total / (h * w)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hw=st.integers(1, 12), k=st.integers(1, 5), s=st.sampled_from([1, 2, 4]), p=st.integers(0, 3),
+       f=st.integers(1, 4))
+def test_fanout_matches_event_by_event_count(hw, k, s, p, f):
+    if hw + 2 * p < k:
+        return
+    layer = conv("c", 1, f, hw, k, s, p)
+    assert fanout(layer) == pytest.approx(brute_fanout(layer))
+
+
+def test_fanout_interior_is_speck_formula_and_linear_is_cout():
+    big = conv("c", 2, 8, 64, 3, 1, 1)
+    assert fanout(big) == pytest.approx(fanout_formula(big), rel=0.05)  # 72 in the interior, borders a bit less
+    fc = conv("fc", 32, 10, 4, 4)  # a Linear lowered to a conv covering the whole map: one position per event
+    assert fanout(fc) == pytest.approx(10)
+    assert fanout_formula(fc) == 160
+
+
+def test_parse_synops_limits():
+    assert parse_synops_limits(["0=1e8", "3e7"]) == {0: 1e8, "*": 3e7}
+    assert parse_synops_limits("5=2.5e7") == {5: 2.5e7}
+    assert parse_synops_limits(None) == {}
+    for bad in (["x=1"], ["0=fast"], ["-1=1e6"], ["0=-5"], ["nan"]):
+        with pytest.raises(SnncError) as e:
+            parse_synops_limits(bad)
+        assert "--synops-limit" in str(e.value)
+    lim = core_limits(T, parse_synops_limits(["0=1e8", "3e7"]))
+    assert lim[0] == 1e8 and lim[1] == 3e7 and lim[8] == 3e7
+    assert core_limits(T)[0] == T.cores[0].synops_limit
+    with pytest.raises(SnncError, match="cores 0..8"):
+        core_limits(T, {9: 1.0})
+
+
+def two_layer_chip():
+    a = conv("a", 2, 8, 34, 3, dest=(1,), core=1)  # 8x32x32
+    b = conv("b", 8, 64, 32, 5, dest=(OUTPUT,), core=0)  # 64x28x28
+    return ChipModel(layers=[a, b], input_shape=(2, 34, 34), input_targets=[0])
+
+
+def test_static_estimate_propagates_rates_and_decimation():
+    chip = two_layer_chip()
+    rows = static_estimate(chip, 1e5, activity=0.5)
+    assert rows[0]["in_rate"] == 1e5
+    assert rows[0]["synops_per_s"] == pytest.approx(1e5 * fanout(chip.layers[0]))
+    assert rows[1]["in_rate"] == pytest.approx(0.5e5)
+    assert rows[1]["synops_per_s"] == pytest.approx(0.5e5 * fanout(chip.layers[1]))
+    dec = static_estimate(chip, 1e5, activity={"a": 0.5, "*": 1.0}, decimate={0: 4})
+    assert dec[1]["in_rate"] == pytest.approx(0.5e5 / 4)
+    assert dec[1]["activity"] == 1.0
+    assert static_estimate(chip, 1e5)[0]["activity"] == DEFAULT_ACTIVITY
+    with pytest.raises(SnncError, match="input-rate"):
+        static_estimate(chip, -1)
+
+
+def test_peak_rate_sliding_windows():
+    t = np.array([0, 100, 200, 5000, 5100, 20000])
+    c = np.array([1, 1, 1, 10, 10, 1])
+    assert peak_rate(t, c, 1000) == pytest.approx(20 / 1e-3)  # 5000 and 5100 in one 1 ms window
+    assert peak_rate(t, c, 10_000) == pytest.approx(23 / 1e-2)  # 0..9999 holds everything but the last
+    assert peak_rate(np.array([], dtype=np.int64), np.array([]), 1000) == 0.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50_000), st.integers(0, 20)), min_size=1, max_size=40),
+       st.sampled_from([1000, 10_000]))
+def test_peak_rate_matches_brute_force(pairs, w):
+    pairs.sort()
+    t = np.array([p[0] for p in pairs])
+    c = np.array([p[1] for p in pairs])
+    best = max(c[(t >= s) & (t < s + w)].sum() for s in t)
+    assert peak_rate(t, c, w) == pytest.approx(best / (w * 1e-6))
+    assert peak_rate(t, c, w) >= c.sum() / ((t[-1] - t[0]) * 1e-6 + w * 1e-6) - 1e-9
+
+
+def result_for(chip, decimate=None):
+    return SimpleNamespace(chip=chip, target=T, options=SimpleNamespace(decimate=decimate or {}),
+                           diagnostics=None)
+
+
+def test_static_check_flags_core_0_and_the_hinted_decimator_fixes_it():
+    chip = two_layer_chip()
+    rate = 1e5
+    res = analyze(result_for(chip), input_rate=rate, activity=1.0)
+    over = [d for d in res["diagnostics"] if d.severity == "error"]
+    assert [d.rule for d in over] == ["synops_bandwidth"]
+    d = over[0]
+    assert d.layer == "b" and "core 0" in d.message and d.limit == T.cores[0].synops_limit
+    assert d.measured == pytest.approx(rate * fanout(chip.layers[1]))
+    assert "--decimate a=" in d.hint and "output channels" in d.hint
+    n = int(d.hint.split("--decimate a=")[1].split("`")[0])
+    assert n in T.decimator_ratios
+    # the smallest ratio that works: the next smaller one would not be enough
+    need = d.measured / d.limit
+    assert n >= need and (T.decimator_ratios.index(n) == 0 or T.decimator_ratios[T.decimator_ratios.index(n) - 1] < need)
+    fixed = analyze(result_for(chip, {"a": n}), input_rate=rate, activity=1.0)
+    assert not [x for x in fixed["diagnostics"] if x.severity == "error"]
+    assert fixed["cores"][1]["decimate"] == 1 and fixed["cores"][0]["decimate"] == n
+    # cores rows carry the contract's keys
+    assert set(fixed["cores"][0]) >= {"core", "layer", "synops", "synops_per_s_mean", "synops_per_s_peak",
+                                      "synops_limit"}
+    assert fixed["energy"]["estimate"] is True and fixed["energy"]["total_joules"] > 0
+
+
+def test_core_fed_by_input_gets_input_advice_and_limit_override():
+    chip = two_layer_chip()
+    res = analyze(result_for(chip), input_rate=1e7, activity=0.0, synops_limits=["1=1e6"])
+    (d,) = [x for x in res["diagnostics"] if x.severity == "error"]
+    assert d.layer == "a" and "core 1" in d.message and d.limit == 1e6
+    assert "input" in d.hint and "--decimate" not in d.hint
+
+
+def test_decimation_option_is_checked():
+    chip = two_layer_chip()
+    assert decimation(chip, SimpleNamespace(decimate={"a.spk": 8}), T) == {0: 8}
+    with pytest.raises(SnncError, match="no layer 'zz'"):
+        decimation(chip, SimpleNamespace(decimate={"zz": 2}), T)
+    with pytest.raises(SnncError, match="one of"):
+        decimation(chip, SimpleNamespace(decimate={"a": 3}), T)
+
+
+def test_analyze_needs_events_or_rate():
+    with pytest.raises(SnncError, match="--events"):
+        analyze(result_for(two_layer_chip()))
