@@ -1,0 +1,365 @@
+"""Read a model (a file or an in-memory object) into the graph IR, safely.
+
+``load_model`` dispatches on the file extension: ``.pt`` / ``.pth`` (torch), ``.nir`` (NIR), ``.onnx`` (refused
+for now, clearly).  It also takes an ``nn.Module`` or a ``nir.NIRGraph`` object directly.
+
+Loading a ``.pt`` file means unpickling, and unpickling can run code.  So before torch sees the file, the pickle's
+opcode stream is *read without executing it* to list every class and function it names; each one must be on the
+allow-list below (or in torch's own weights-only allow-list).  Only then is it loaded with
+``torch.load(weights_only=True)`` inside ``torch.serialization.safe_globals(...)``, so torch enforces the same list a
+second time.  ``trust=True`` (``--trust``) skips both and unpickles fully: only for files you trust.
+
+The allow-list:
+
+* every ``torch.nn.Module`` subclass defined in ``torch.nn.modules.*`` (``Sequential``, ``Conv2d``, ``Linear``,
+  ``BatchNorm1d/2d``, ``AvgPool2d``, ``Flatten``, ``Dropout``, ``Identity``, ``ReLU``, ... and also layers the chip
+  cannot run, such as ``MaxPool2d``, so that they load and are reported by the design-rule check rather than
+  refused here);
+* every ``nn.Module`` subclass in ``sinabs.layers.*`` (``IAF``, ``IAFSqueeze``, ``LIF``, ``LIFSqueeze``,
+  ``SumPool2d``, ``Merge``, ...) and every class in ``sinabs.activation.*`` (spike functions ``MultiSpike`` /
+  ``SingleSpike`` / ``MaxSpike``, resets ``MembraneSubtract`` / ``MembraneReset``, surrogate gradients);
+* every class in ``snnc.runtime.training.*`` (snnc's own training layers).
+
+Importing those modules only runs torch's, sinabs' or snnc's own code, never code from the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import pickletools
+import re
+import zipfile
+from pathlib import Path
+
+from dataclasses import dataclass
+
+from ..errors import SnncError
+from ..ir import Graph, Unsupported
+
+TORCH_SUFFIXES = (".pt", ".pth")
+NIR_SUFFIXES = (".nir",)
+ONNX_SUFFIXES = (".onnx",)
+
+# (module prefix, what a name under it must be) -- see the module docstring.
+_ALLOWED_PREFIXES = (
+    ("torch.nn.modules.", "module"),
+    ("sinabs.layers.", "module"),
+    ("sinabs.activation.", "class"),
+    ("snnc.runtime.training.", "class"),
+)
+
+
+@dataclass
+class UnsupportedLayer(Unsupported):
+    """An ``Unsupported`` node that also knows its output shape (when the frontend could find it out).
+
+    Without it, shape inference would pass the input shape through, and a layer that changes the shape (MaxPool2d)
+    would make the *next* layer fail validation with a misleading message.  ``kind`` stays ``"Unsupported"``.
+    """
+
+    shape: tuple | None = None
+
+    def __post_init__(self):
+        if self.shape is not None:
+            self.shape = tuple(int(s) for s in self.shape)
+
+    def out_shape(self, in_shapes):
+        return self.shape if self.shape is not None else super().out_shape(in_shapes)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def parse_shape(text) -> tuple[int, ...]:
+    """``"2,34,34"`` (or ``"2x34x34"``, ``"[2, 34, 34]"``, a list/tuple) -> ``(2, 34, 34)``.
+
+    Raises SnncError on anything that is not one to three positive integers.
+    """
+    if isinstance(text, (list, tuple)):
+        parts = list(text)
+    else:
+        s = str(text).strip().strip("[]()").strip()
+        parts = [p for p in re.split(r"[,x\s]+", s) if p] if s else []
+    try:
+        shape = tuple(int(p) for p in parts)
+        if any(str(p).strip() != str(int(p)) for p in parts if isinstance(p, str)):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SnncError(f"input shape {text!r} is not a list of integers; write it like 2,34,34 (C,H,W) or 128 "
+                        "(features)") from None
+    if not 1 <= len(shape) <= 3 or any(d < 1 for d in shape):
+        raise SnncError(f"input shape {text!r} must be 1 to 3 positive integers, like 2,34,34 (C,H,W) or 128")
+    return shape
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def load_model(model, input_shape=None, trust: bool = False) -> Graph:
+    """Read ``model`` (a path, an ``nn.Module`` or a ``nir.NIRGraph``) into a validated graph IR.
+
+    ``input_shape``: ``(C, H, W)`` or ``(N,)`` (a tuple or text such as ``"2,34,34"``); needed for torch models
+    unless the file stores it or the first layer is a Linear.  ``trust``: unpickle ``.pt`` files fully even when
+    they name classes outside the allow-list (runs code from the file).
+
+    ``graph.meta`` gets ``format`` ("torch" / "nir"), ``path`` and ``sha256`` (both None for objects).
+    Every unusable input raises SnncError with one line naming the file and what to do.
+    """
+    shape = parse_shape(input_shape) if input_shape is not None else None
+    if not isinstance(model, (str, Path)):
+        return _load_object(model, shape)
+
+    path = Path(model)
+    if not path.exists():
+        raise SnncError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise SnncError(f"{path}: is a directory, not a model file; pass the .pt, .pth or .nir file itself")
+    suffix = path.suffix.lower()
+    if suffix not in TORCH_SUFFIXES + NIR_SUFFIXES + ONNX_SUFFIXES:
+        raise SnncError(f"{path}: unknown model format {suffix or '(no extension)'!r}; snnc reads .pt/.pth "
+                        "(torch.save of the whole model) and .nir (NIR) files")
+    if path.stat().st_size == 0:
+        raise SnncError(f"{path}: the file is empty; was it written completely?")
+    if suffix in ONNX_SUFFIXES:
+        raise SnncError(f"{path}: ONNX models are not supported yet; export the model to NIR (.nir) or save the "
+                        "torch model with torch.save(model, 'model.pt')")
+
+    if suffix in TORCH_SUFFIXES:
+        from .torch_frontend import from_torch
+
+        module, saved_shape = load_torch_file(path, trust=trust)
+        try:
+            graph = from_torch(module, shape or saved_shape, name=path.stem)
+        except SnncError as e:
+            raise SnncError(f"{path}: {e}") from None
+        fmt = "torch"
+    else:
+        from .nir_frontend import from_nir, read_nir
+
+        nir_graph = read_nir(path)
+        try:
+            graph = from_nir(nir_graph, input_shape=shape, name=path.stem)
+        except SnncError as e:
+            raise SnncError(f"{path}: {e}") from None
+        fmt = "nir"
+    graph.meta.update({"format": fmt, "path": str(path), "sha256": sha256_of(path)})
+    return graph
+
+
+def _load_object(obj, shape) -> Graph:
+    try:
+        import torch.nn as nn
+    except ImportError:  # pragma: no cover - torch is a dependency
+        nn = None
+    if nn is not None and isinstance(obj, nn.Module):
+        from .torch_frontend import from_torch
+
+        graph = from_torch(obj, shape)
+        graph.meta.update({"format": "torch", "path": None, "sha256": None})
+        return graph
+    import nir
+
+    if isinstance(obj, nir.NIRGraph):
+        from .nir_frontend import from_nir
+
+        graph = from_nir(obj, input_shape=shape)
+        graph.meta.update({"format": "nir", "path": None, "sha256": None})
+        return graph
+    raise SnncError(f"cannot load a {type(obj).__name__}: pass a file path (.pt, .pth, .nir), a torch nn.Module "
+                    "or a nir.NIRGraph")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Safe torch loading
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch's legacy (non-zip) torch.save format starts with this pickled int
+
+
+def _scan_one_pickle(f) -> tuple[list[tuple[str, str]], object]:
+    """Globals named by the next pickle in ``f``, found by reading opcodes only (nothing is executed).
+
+    Returns the ``(module, qualname)`` pairs and the pickle's value when it is a bare int (for the legacy magic
+    number), else None.  Raises ValueError on bytes that are not a complete pickle.
+    """
+    found: list[tuple[str, str]] = []
+    recent: list = []  # what the last opcodes pushed, as far as strings go (enough for STACK_GLOBAL)
+    memo: dict = {}
+    value = None
+    n_ops = 0
+    for op, arg, _pos in pickletools.genops(f):
+        n_ops += 1
+        name = op.name
+        if name == "GLOBAL":
+            mod, _, qual = str(arg).partition(" ")
+            found.append((mod, qual))
+            recent.append(None)
+        elif name == "STACK_GLOBAL":
+            mod, qual = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
+            found.append((str(mod) if mod is not None else "?", str(qual) if qual is not None else "?"))
+            recent = recent[:-2] + [None]
+        elif name in _STRING_OPS:
+            recent.append(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
+        elif name == "MEMOIZE":
+            memo[len(memo)] = recent[-1] if recent else None
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = recent[-1] if recent else None
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            recent.append(memo.get(arg))
+        elif name in ("LONG1", "LONG4", "INT", "BININT", "BININT1", "BININT2", "LONG"):
+            value = arg
+            recent.append(None)
+        elif name in ("FRAME", "PROTO", "STOP"):
+            pass
+        else:
+            recent.append(None)
+        if len(recent) > 64:
+            recent = recent[-64:]
+    return found, (value if n_ops <= 4 else None)
+
+
+def scan_pickle_globals(path: Path) -> list[str]:
+    """Every ``module.qualname`` a torch file names, read without unpickling.  SnncError if it is not one."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                pkls = [n for n in z.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+                if not pkls:
+                    raise SnncError(f"{path}: is a zip archive but not one written by torch.save (no data.pkl); "
+                                    "save the model with torch.save(model, path)")
+                data = z.read(pkls[0])
+            found, _ = _scan_one_pickle(io.BytesIO(data))
+        else:
+            with open(path, "rb") as f:
+                found, value = _scan_one_pickle(f)
+                if value == _LEGACY_MAGIC:  # legacy format: protocol, sys info, the model, storage keys
+                    for _ in range(3):
+                        more, _ = _scan_one_pickle(f)
+                        found += more
+    except SnncError:
+        raise
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, KeyError, IndexError, UnicodeDecodeError) as e:
+        raise SnncError(f"{path}: is not a readable torch model file ({_first_line(e)}); it may be truncated or "
+                        "not written by torch.save") from None
+    out = []
+    for mod, qual in found:
+        mod = _PY2_MODULES.get(mod, mod)  # protocol-2 pickles use Python 2 names, as the unpicklers map them
+        full = f"{mod}.{qual}"
+        if full not in out:
+            out.append(full)
+    return out
+
+
+def _torch_default_globals() -> set[str]:
+    try:
+        from torch import _weights_only_unpickler as w
+
+        return set(w._get_allowed_globals().keys())
+    except Exception:  # pragma: no cover - private API moved: torch.load still enforces its own list
+        return {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+                "torch.Size", "torch.FloatStorage"}
+
+
+def _resolve_allowed(full: str):
+    """The class for an allow-listed ``module.qualname``, or None when it is not allowed."""
+    import torch.nn as nn
+
+    for prefix, kind in _ALLOWED_PREFIXES:
+        if not full.startswith(prefix):
+            continue
+        parts = full.split(".")
+        root = prefix.rstrip(".")
+        for cut in range(len(parts) - 1, 0, -1):  # longest importable module first, the rest are attributes
+            modname = ".".join(parts[:cut])
+            if modname != root and not modname.startswith(prefix):
+                break
+            try:
+                obj = importlib.import_module(modname)
+            except ImportError as e:
+                if full.startswith("sinabs") and "sinabs" in str(e) and cut == 1 + root.count("."):
+                    raise SnncError(f"the model uses {full} from sinabs, which is not installed; "
+                                    "pip install sinabs") from None
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                return None
+            if not isinstance(obj, type) or (kind == "module" and not issubclass(obj, nn.Module)):
+                return None
+            return obj
+        return None
+    return None
+
+
+def load_torch_file(path: Path, trust: bool = False):
+    """Unpickle a torch file safely; return ``(module, saved_input_shape or None)``.
+
+    Accepts a whole ``nn.Module`` or a dict ``{"model": module, "input_shape": [C, H, W]}``.  A bare state_dict,
+    a class outside the allow-list (without ``trust``) or an unreadable file raise SnncError.
+    """
+    import torch
+    import torch.nn as nn
+
+    path = Path(path)
+    if trust:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise SnncError(f"{path}: could not be unpickled even with --trust ({_first_line(e)}); if it names your "
+                            "own classes, their module must be importable") from None
+    else:
+        names = scan_pickle_globals(path)
+        default = _torch_default_globals()
+        allowed, refused = [], []
+        for full in names:
+            if full in default:
+                continue
+            obj = _resolve_allowed(full)
+            (allowed if obj is not None else refused).append(obj if obj is not None else full)
+        if refused:
+            which = ", ".join(refused[:3]) + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
+            raise SnncError(f"{path}: names {which}, which is not on snnc's allow-list of known layer classes; "
+                            "loading it would run code from the file. If you trust the file, pass --trust "
+                            "(trust=True) to load it anyway")
+        try:
+            with torch.serialization.safe_globals(allowed):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            msg = _first_line(e)
+            m = re.search(r"GLOBAL ([\w.]+)", str(e))
+            if m:
+                raise SnncError(f"{path}: names {m.group(1)}, which torch refuses to load safely; if you trust the "
+                                "file, pass --trust (trust=True) to load it anyway") from None
+            if not zipfile.is_zipfile(path):
+                raise SnncError(f"{path}: is in torch's legacy (non-zip) file format, which cannot be loaded "
+                                "without running code from it; re-save it with a current torch "
+                                "(torch.save(model, path)), or pass --trust if you trust the file") from None
+            raise SnncError(f"{path}: is not a readable torch model file ({msg}); it may be truncated or not "
+                            "written by torch.save") from None
+
+    saved_shape = None
+    if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
+        if obj.get("input_shape") is not None:
+            saved_shape = parse_shape(list(obj["input_shape"]))
+        obj = obj["model"]
+    if isinstance(obj, nn.Module):
+        return obj, saved_shape
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise SnncError(f"{path}: this file holds only weights (a state_dict); save the whole model with "
+                        "torch.save(model, path), or {'model': model, 'input_shape': [C, H, W]}")
+    if isinstance(obj, dict):
+        raise SnncError(f"{path}: holds a dict without a 'model' entry (keys: {', '.join(map(str, list(obj)[:5]))}); "
+                        "save {'model': model, 'input_shape': [C, H, W]} or the model itself")
+    raise SnncError(f"{path}: holds a {type(obj).__name__}, not a torch model; save it with torch.save(model, path)")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    line = text[0] if text else type(e).__name__
+    return line if len(line) < 160 else line[:157] + "..."

@@ -1,0 +1,251 @@
+"""NIR graph -> graph IR.
+
+Node names are the NIR node ids; edges come from ``nir_graph.edges``.  Several edges into one node mean their sum
+(NIR's rule), so snnc inserts an ``Add`` named ``<id>:sum`` in front of it.
+
+Neuron semantics, following the NIR 1.0 specification (documented in docs/frontends.md):
+
+* ``IF`` -> ``IAF(threshold=v_threshold, threshold_low=None, reset="subtract", spike_mode="single")``.  NIR
+  defines the IF reset as ``v <- v - v_threshold`` and the output as one spike (z in {0, 1}) per step.  Thresholds
+  stay per neuron as stored; a later pass collapses uniform ones.  sinabs' own NIR import differs: it makes
+  ``MultiSpike`` neurons with ``min_v_mem = -v_threshold``; snnc follows the specification instead.
+* ``r`` (``dv/dt = R I``): 1 is the identity.  Another positive ``r`` is folded into the Conv2d / Linear / Affine
+  that feeds the IF (its weights and bias for output ``i`` are multiplied by ``r_i``; for a conv ``r`` must be the
+  same across a channel), which leaves every spike unchanged.  When that is impossible the IF becomes
+  ``Unsupported`` with the reason.
+* ``LIF`` -> ``LIF`` (the rule check reports it); ``I``, ``LI``, ``CubaLIF`` and other nodes -> ``Unsupported``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from ..errors import SnncError
+from ..ir import IAF, LIF, Add, AvgPool, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool
+from .loader import UnsupportedLayer, parse_shape
+
+
+def read_nir(path) -> "object":
+    """``nir.read`` with every failure turned into one SnncError line naming the file."""
+    import nir
+
+    path = Path(path)
+    try:
+        graph = nir.read(str(path))
+    except Exception as e:  # h5py / nir raise OSError, KeyError, ValueError, AssertionError ...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
+        raise SnncError(f"{path}: is not a readable NIR file ({type(e).__name__}: {first}); write it with "
+                        "nir.write(path, graph)") from None
+    if not isinstance(graph, nir.NIRGraph):
+        raise SnncError(f"{path}: holds a single NIR {type(graph).__name__} node, not a graph; wrap it in "
+                        "nir.NIRGraph with Input and Output nodes")
+    return graph
+
+
+def _a(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _ints(x) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.asarray(x).reshape(-1))
+
+
+def _declared_shape(node, key: str, which: str = "output_type"):
+    t = getattr(node, which, None) or {}
+    v = t.get(key) if isinstance(t, dict) else None
+    if v is None:
+        return None
+    try:
+        s = _ints(v)
+    except (TypeError, ValueError):
+        return None
+    return s if s and all(d > 0 for d in s) else None
+
+
+def _neuron_array(x, shape, what: str, name: str) -> np.ndarray:
+    """A NIR neuron parameter as a 0-d array (one value) or an array of the layer's shape (per neuron)."""
+    a = _a(x)
+    if a.size == 1:
+        return a.reshape(())
+    if a.size != int(np.prod(shape)):
+        raise SnncError(f"{name}: {what} has {a.size} values for a layer of shape {list(shape)}; the NIR file is "
+                        "inconsistent")
+    return a.reshape(shape)
+
+
+def _conv_padding(node, name):
+    pad = node.padding
+    if isinstance(pad, str):
+        if pad == "valid":
+            return (0, 0), None
+        kh, kw = node.weight.shape[2:]
+        dy, dx = _pair(node.dilation)
+        ty, tx = dy * (kh - 1), dx * (kw - 1)
+        if ty % 2 or tx % 2:
+            return None, f"padding='same' with kernel {kh}x{kw} pads unevenly; use an odd kernel"
+        return (ty // 2, tx // 2), None
+    return _pair(pad), None
+
+
+def _pair(v) -> tuple[int, int]:
+    t = _ints(v)
+    return (t[0], t[0]) if len(t) == 1 else (t[0], t[1])
+
+
+def from_nir(nir_graph, input_shape=None, name: str | None = None) -> Graph:
+    """Lower a ``nir.NIRGraph`` to a validated graph IR.  ``input_shape`` overrides the Input node's shape."""
+    import nir
+
+    nodes = dict(nir_graph.nodes)
+    order = nx.DiGraph()
+    order.add_nodes_from(nodes)
+    edges = [(str(a), str(b)) for a, b in nir_graph.edges]
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise SnncError(f"an edge names {end!r}, which is not a node of the NIR graph (nested subgraphs are "
+                                "not supported; flatten the graph)")
+        order.add_edge(a, b)
+    if not nx.is_directed_acyclic_graph(order):
+        cycle = nx.find_cycle(order)
+        raise SnncError(f"the NIR graph has a loop through {[e[0] for e in cycle]}; recurrent models are not "
+                        "supported")
+    inputs_of = {n: [a for a, b in edges if b == n] for n in nodes}
+    consumers = {n: [b for a, b in edges if a == n] for n in nodes}
+
+    graph = Graph(name or "nir")
+    shapes: dict[str, tuple] = {}
+    feeds: dict[str, str] = {}  # NIR id -> IR name of the tensor it produces
+
+    def add(node, srcs):
+        graph.add(node, srcs)
+        shapes[node.name] = tuple(int(d) for d in node.out_shape([shapes[s] for s in srcs]))
+        return node.name
+
+    index = {n: i for i, n in enumerate(nodes)}
+    for nid in nx.lexicographical_topological_sort(order, key=lambda n: index[n]):
+        node = nodes[nid]
+        srcs = [feeds[p] for p in inputs_of[nid]]
+        if isinstance(node, nir.Input):
+            feeds[nid] = add(Input(nid, shape=_input_shape(nid, node, input_shape, nodes, consumers)), [])
+            continue
+        if not srcs:
+            continue  # unreachable from the input: validate() names it if anything consumes it
+        if len(srcs) > 1:
+            srcs = [add(Add(f"{nid}:sum"), srcs)]
+        in_shape = shapes[srcs[0]]
+        ir_node = _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds)
+        feeds[nid] = add(ir_node, srcs)
+    graph.validate()
+    return graph
+
+
+def _input_shape(nid, node, override, nodes, consumers):
+    import nir
+
+    if override is not None:
+        return parse_shape(override)
+    shape = _declared_shape(node, "input", "input_type")
+    if shape is None:
+        # no shape on the Input node: take it from a Conv2d that reads it and declares its input size
+        for c in consumers[nid]:
+            n = nodes[c]
+            if isinstance(n, nir.Conv2d) and n.input_shape is not None:
+                return (int(n.weight.shape[1]),) + _pair(n.input_shape)
+            if isinstance(n, (nir.Linear, nir.Affine)):
+                return (int(n.weight.shape[1]),)
+        raise SnncError(f"the NIR Input node {nid!r} has no shape: pass --input-shape C,H,W")
+    if len(shape) == 2:  # (H, W) with the channels implied by the first conv
+        for c in consumers[nid]:
+            n = nodes[c]
+            if isinstance(n, nir.Conv2d):
+                return (int(n.weight.shape[1]),) + shape
+    if len(shape) > 3:
+        raise SnncError(f"the NIR Input node {nid!r} has shape {list(shape)}; snnc takes (C, H, W) or (N,): pass "
+                        "--input-shape")
+    return shape
+
+
+def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
+    import nir
+
+    kind = type(node).__name__
+    if isinstance(node, nir.Output):
+        return Output(nid)
+    if isinstance(node, nir.Conv2d):
+        padding, why = _conv_padding(node, nid)
+        if why:
+            return UnsupportedLayer(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
+        w = _a(node.weight)
+        bias = None if node.bias is None else np.broadcast_to(_a(node.bias), (w.shape[0],)).copy()
+        return Conv2d(nid, weight=w, bias=bias, stride=_pair(node.stride), padding=padding,
+                      dilation=_pair(node.dilation), groups=int(np.asarray(node.groups)))
+    if isinstance(node, nir.Affine):
+        return Linear(nid, weight=_a(node.weight), bias=_a(node.bias).reshape(-1))
+    if isinstance(node, nir.Linear):
+        return Linear(nid, weight=_a(node.weight), bias=None)
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        cls = SumPool if isinstance(node, nir.SumPool2d) else AvgPool
+        return cls(nid, kernel=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
+    if isinstance(node, nir.Flatten):
+        k = len(in_shape)
+        start, end = int(node.start_dim), int(node.end_dim)
+        start, end = start % k if start < 0 else start, end % k if end < 0 else end
+        if k == 1 or (start == 0 and end == k - 1):
+            return Flatten(nid)
+        out = in_shape[:start] + (int(np.prod(in_shape[start:end + 1])),) + in_shape[end + 1:]
+        return UnsupportedLayer(nid, op="Flatten", detail=f"start_dim={node.start_dim}, end_dim={node.end_dim} "
+                                "keeps some axes; only flattening everything is supported", shape=out)
+    if isinstance(node, nir.IF):
+        thr = _neuron_array(node.v_threshold, in_shape, "v_threshold", nid)
+        r = _a(node.r)
+        if not np.all(r == 1):
+            why = _fold_r(nid, r, in_shape, graph, inputs_of, consumers, feeds)
+            if why:
+                return UnsupportedLayer(nid, op="IF", detail=why)
+        return IAF(nid, threshold=thr, threshold_low=None, reset="subtract", spike_mode="single")
+    if isinstance(node, nir.LIF):
+        return LIF(nid, tau_mem=_a(node.tau), threshold=_neuron_array(node.v_threshold, in_shape, "v_threshold", nid),
+                   threshold_low=None, reset="subtract", spike_mode="single", dt=None)
+    details = {
+        "I": "an integrator without a threshold: it never spikes; the chip's neurons are IF",
+        "LI": "a leaky integrator without a threshold; the chip's neurons are IF without leak",
+        "CubaLIF": "current-based LIF (synaptic current and leak); the chip's neurons are IF",
+        "NIRGraph": "a nested subgraph; flatten the graph before export",
+    }
+    return UnsupportedLayer(nid, op=kind, detail=details.get(kind, ""), shape=_declared_shape(node, "output"))
+
+
+def _fold_r(nid, r, shape, graph, inputs_of, consumers, feeds) -> str | None:
+    """Multiply the weights feeding IF ``nid`` by its resistance ``r``; return why not, or None when done."""
+    if np.any(r <= 0):
+        return "r <= 0 flips or kills the input; only positive r can be folded into the weights"
+    preds = inputs_of[nid]
+    if len(preds) != 1 or len(consumers[preds[0]]) != 1:
+        return f"r={_fmt(r)} can only be folded into a single Conv2d/Linear/Affine that feeds only this IF"
+    prod = graph[feeds[preds[0]]]
+    if not isinstance(prod, (Conv2d, Linear)):
+        return f"r={_fmt(r)} can only be folded into a Conv2d/Linear/Affine before the IF, not a {prod.kind}"
+    n_out = prod.weight.shape[0]
+    if r.size == 1:
+        per_out = np.full(n_out, float(r.reshape(-1)[0]))
+    elif isinstance(prod, Linear):
+        per_out = r.reshape(-1)
+    else:
+        per_ch = r.reshape(n_out, -1)
+        if not np.all(per_ch == per_ch[:, :1]):
+            return f"r varies within a channel ({_fmt(r)}); a conv can only be scaled per output channel"
+        per_out = per_ch[:, 0]
+    if per_out.size != n_out:
+        return f"r has {r.size} values for {n_out} outputs of {prod.name}"
+    prod.weight = prod.weight * per_out.reshape((-1,) + (1,) * (prod.weight.ndim - 1))
+    if prod.bias is not None:
+        prod.bias = prod.bias * per_out
+    return None
+
+
+def _fmt(a) -> str:
+    a = np.asarray(a)
+    return f"{float(a.min()):g}" if a.min() == a.max() else f"{float(a.min()):g}..{float(a.max()):g}"

@@ -1,0 +1,462 @@
+"""torch / sinabs model -> graph IR.
+
+The model is traced with ``torch.fx`` (a tracer that keeps torch.nn and sinabs layers whole), so nested
+``nn.Sequential`` and ``forward`` methods with residual additions both work.  Node names are the torch module paths
+(``features.3``); functional operations keep fx's names (``add``, ``add_1``, ``flatten``).
+
+One handler per layer type (``HANDLERS``).  A layer with no handler, or with an option the chip cannot express,
+becomes an ``Unsupported`` node naming the class and the reason: it is reported by the design-rule check (rule
+``unsupported_layer``), never raised here.  Dropout and Identity are dropped (inference).
+
+What is read from sinabs layers:
+
+* ``IAF`` / ``IAFSqueeze`` -> ``IAF``: ``threshold = spike_threshold``, ``threshold_low = min_v_mem`` (None when
+  None), reset ``"subtract"`` for ``MembraneSubtract`` (subtracting the threshold) and ``"zero"`` for
+  ``MembraneReset`` (to 0), spikes ``"multi"`` for ``MultiSpike`` and ``"single"`` for ``SingleSpike`` or
+  ``MaxSpike(1)``; ``v_init`` from a stored, non-zero ``v_mem``.  Thresholds stay per neuron when given per neuron.
+  Other resets, spike functions or a synaptic current (``tau_syn``) -> ``Unsupported``.
+* ``LIF`` / ``LIFSqueeze`` -> ``LIF`` (tau_mem, thresholds, reset, spikes), which the rule check reports.
+* ``SumPool2d`` -> ``SumPool``, ``Merge`` -> ``Add``.
+"""
+from __future__ import annotations
+
+import copy
+import operator
+
+import numpy as np
+
+from ..errors import SnncError
+from ..ir import IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
+from .loader import UnsupportedLayer, parse_shape
+
+_DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Identity")
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().double().numpy() if hasattr(t, "detach") else np.asarray(t, dtype=np.float64)
+
+
+def _is_sinabs(m) -> bool:
+    return type(m).__module__.startswith("sinabs.")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# one handler per layer type: (name, module, in_shape) -> Node
+def _conv2d(name, m, in_shape):
+    if m.padding_mode != "zeros":
+        return UnsupportedLayer(name, op="Conv2d", detail=f"padding_mode={m.padding_mode!r}: the chip pads with "
+                                "zeros only; use padding_mode='zeros'")
+    kh, kw = m.kernel_size
+    dy, dx = m.dilation
+    padding = m.padding
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        else:  # 'same' (torch allows it with stride 1 only)
+            total = (dy * (kh - 1), dx * (kw - 1))
+            if total[0] % 2 or total[1] % 2:
+                return UnsupportedLayer(name, op="Conv2d", detail=f"padding='same' with kernel {kh}x{kw} pads "
+                                        "unevenly; use an odd kernel or give the padding as numbers")
+            padding = (total[0] // 2, total[1] // 2)
+    return Conv2d(name, weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias), stride=m.stride,
+                  padding=padding, dilation=m.dilation, groups=m.groups)
+
+
+def _linear(name, m, in_shape):
+    return Linear(name, weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias))
+
+
+def _batchnorm(name, m, in_shape):
+    if m.running_mean is None or m.running_var is None:
+        return UnsupportedLayer(name, op=type(m).__name__, detail="no running statistics (track_running_stats="
+                                "False), so it cannot be folded; train with track_running_stats=True")
+    return BatchNorm(name, mean=_np(m.running_mean), var=_np(m.running_var),
+                     weight=None if m.weight is None else _np(m.weight),
+                     bias=None if m.bias is None else _np(m.bias), eps=m.eps)
+
+
+def _avgpool(name, m, in_shape):
+    if m.ceil_mode:
+        return UnsupportedLayer(name, op="AvgPool2d", detail="ceil_mode=True; use ceil_mode=False")
+    if m.divisor_override is not None:
+        return UnsupportedLayer(name, op="AvgPool2d", detail="divisor_override is set; remove it")
+    return AvgPool(name, kernel=m.kernel_size, stride=m.stride, padding=m.padding)
+
+
+def _sumpool(name, m, in_shape):
+    if getattr(m, "ceil_mode", False):
+        return UnsupportedLayer(name, op="SumPool2d", detail="ceil_mode=True; use ceil_mode=False")
+    return SumPool(name, kernel=m.kernel_size, stride=m.stride)
+
+
+def _flatten(name, m, in_shape):
+    if m.start_dim == 1 and m.end_dim == -1:
+        return Flatten(name)
+    return UnsupportedLayer(name, op="Flatten", detail=f"start_dim={m.start_dim}, end_dim={m.end_dim}; only "
+                            "Flatten(start_dim=1) is supported")
+
+
+def _relu(name, m, in_shape):
+    return ReLU(name)
+
+
+def _per_layer_or_neuron(t, shape, what):
+    """A sinabs parameter as a 0-d array (one value) or an array of the layer's shape (per neuron)."""
+    a = _np(t)
+    if a.size == 1:
+        return a.reshape(())
+    try:
+        return np.array(np.broadcast_to(a, shape))
+    except ValueError:
+        raise ValueError(f"{what} has shape {list(a.shape)}, which does not fit the layer's shape {list(shape)}")
+
+
+def _spiking_params(name, m, shape):
+    """threshold, threshold_low, reset, spike_mode of a sinabs LIF/IAF; or an Unsupported node."""
+    op = type(m).__name__
+    if getattr(m, "tau_syn", None) is not None or getattr(m, "alpha_syn", None) is not None:
+        return UnsupportedLayer(name, op=op, detail="has a synaptic current (tau_syn); the chip's neurons have "
+                                "none, use tau_syn=None")
+    if m.spike_threshold is None:
+        return UnsupportedLayer(name, op=op, detail="has no spike_threshold")
+    try:
+        thr = _per_layer_or_neuron(m.spike_threshold, shape, "spike_threshold")
+        low = None if m.min_v_mem is None else _per_layer_or_neuron(m.min_v_mem, shape, "min_v_mem")
+    except ValueError as e:
+        return UnsupportedLayer(name, op=op, detail=str(e))
+
+    reset_fn, reset_name = m.reset_fn, type(m.reset_fn).__name__
+    if reset_name == "MembraneSubtract":
+        sv = getattr(reset_fn, "subtract_value", None)
+        if sv is not None and not (thr.ndim == 0 and float(sv) == float(thr)):
+            return UnsupportedLayer(name, op=op, detail=f"MembraneSubtract(subtract_value={sv}) differs from the "
+                                    "threshold; the chip subtracts the threshold, use subtract_value=None")
+        reset = "subtract"
+    elif reset_name == "MembraneReset":
+        if float(getattr(reset_fn, "reset_value", 0.0)) != 0.0:
+            return UnsupportedLayer(name, op=op, detail=f"MembraneReset(reset_value={reset_fn.reset_value}); the "
+                                    "chip resets to 0 only")
+        reset = "zero"
+    else:
+        return UnsupportedLayer(name, op=op, detail=f"reset_fn {reset_name} is not MembraneSubtract or "
+                                "MembraneReset")
+
+    spike_fn = m.spike_fn
+    spike_name = spike_fn.__name__ if isinstance(spike_fn, type) else type(spike_fn).__name__
+    if spike_name == "MultiSpike":
+        mode = "multi"
+    elif spike_name == "SingleSpike":
+        mode = "single"
+    elif spike_name == "MaxSpike" and int(getattr(spike_fn, "max_num_spikes_per_bin", 0) or 0) == 1:
+        mode = "single"
+    else:
+        return UnsupportedLayer(name, op=op, detail=f"spike_fn {spike_name} is not MultiSpike, SingleSpike or "
+                                "MaxSpike(1)")
+    return thr, low, reset, mode
+
+
+def _v_init(name, m, shape):
+    """The stored membrane potential as one state of the layer's shape, or None when there is none / all zero."""
+    v = getattr(m, "v_mem", None)
+    if v is None or v.numel() == 0 or not bool((v != 0).any()):
+        return None
+    a = _np(v)
+    n = int(np.prod(shape))
+    if a.size % n:
+        raise SnncError(f"{name}: the stored membrane state v_mem has shape {list(a.shape)}, which does not fit the "
+                        f"layer's shape {list(shape)}; call reset_states() before saving")
+    rows = a.reshape(-1, n)
+    if not np.all(rows == rows[0]):
+        raise SnncError(f"{name}: the stored membrane state v_mem differs between batch items; call "
+                        "reset_states() before saving, or give v_mem a single state")
+    return rows[0].reshape(shape)
+
+
+def _iaf(name, m, in_shape):
+    params = _spiking_params(name, m, in_shape)
+    if not isinstance(params, tuple):
+        return params
+    thr, low, reset, mode = params
+    return IAF(name, threshold=thr, threshold_low=low, reset=reset, spike_mode=mode, v_init=_v_init(name, m, in_shape))
+
+
+def _lif(name, m, in_shape):
+    params = _spiking_params(name, m, in_shape)
+    if not isinstance(params, tuple):
+        return params
+    thr, low, reset, mode = params
+    return LIF(name, tau_mem=_np(m.tau_mem_calculated), threshold=thr, threshold_low=low, reset=reset,
+               spike_mode=mode, dt=None)
+
+
+HANDLERS = {
+    "Conv2d": _conv2d,
+    "Linear": _linear,
+    "BatchNorm1d": _batchnorm,
+    "BatchNorm2d": _batchnorm,
+    "AvgPool2d": _avgpool,
+    "SumPool2d": _sumpool,
+    "Flatten": _flatten,
+    "ReLU": _relu,
+    "IAF": _iaf,
+    "IAFSqueeze": _iaf,
+    "LIF": _lif,
+    "LIFSqueeze": _lif,
+}
+
+
+def _handler(m):
+    """The handler for a module: by class name, for torch.nn and sinabs classes only (not look-alikes)."""
+    import torch.nn as nn
+
+    mod = type(m).__module__
+    if not (mod.startswith("torch.nn.") or mod.startswith("sinabs.")):
+        return None
+    if isinstance(m, nn.LPPool2d) and not _is_sinabs(m):
+        return None  # plain LPPool2d is not a sum pool unless norm_type == 1; leave it unsupported
+    return HANDLERS.get(type(m).__name__)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def _make_tracer(opaque: bool):
+    import torch.fx as fx
+    import torch.nn as nn
+
+    class _Tracer(fx.Tracer):
+        """Keeps torch.nn and sinabs layers whole; with ``opaque`` also every custom module (fallback)."""
+
+        def is_leaf_module(self, m, qualname):
+            if isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+                return False
+            if _is_sinabs(m) or _handler(m) is not None:
+                return True
+            if opaque:
+                return True
+            return super().is_leaf_module(m, qualname)
+
+    return _Tracer()
+
+
+def _trace(module):
+    import torch.fx as fx
+
+    errors = []
+    for opaque in (False, True):
+        try:
+            graph = _make_tracer(opaque).trace(module)
+            return fx.GraphModule(module, graph)
+        except SnncError:
+            raise
+        except Exception as e:  # torch.fx raises many kinds (TraceError, TypeError, ...)
+            errors.append(e)
+    e = errors[-1]
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise SnncError(f"the torch model {type(module).__name__} cannot be traced by torch.fx ({first[:120]}); write it "
+                    "as nn.Sequential or keep its forward free of data-dependent control flow")
+
+
+def _unique(graph: Graph, base: str) -> str:
+    name, k = base, 1
+    while name in graph:
+        name = f"{base}:{k}"
+        k += 1
+    return name
+
+
+def _shape_by_running(fn, in_shapes):
+    """Output shape (without batch) of an unsupported op, found by running it on zeros; None when that fails."""
+    import torch
+
+    if not in_shapes or any(not s for s in in_shapes):
+        return None
+    try:
+        with torch.no_grad():
+            out = fn(*[torch.zeros((1,) + tuple(s)) for s in in_shapes])
+        if isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 1:
+            return tuple(int(d) for d in out.shape[1:])
+    except Exception:
+        pass
+    return None
+
+
+_ADD_FUNCS = {operator.add, operator.iadd}
+_FLATTEN_METHODS = ("flatten", "view", "reshape")
+_META_METHODS = ("size", "dim", "numel")
+
+
+def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
+    """Lower a torch ``nn.Module`` (sinabs layers included) to a validated graph IR.
+
+    ``input_shape``: ``(C, H, W)`` or ``(N,)``.  When None it is taken from ``module.input_shape`` if the module
+    has one, or from the first layer when that is a Linear; otherwise SnncError asks for ``--input-shape``.
+    """
+    import torch
+    import torch.nn as nn
+
+    if not isinstance(module, nn.Module):
+        raise SnncError(f"expected a torch nn.Module, got {type(module).__name__}")
+    root = module
+    if _handler(root) is not None or _is_sinabs(root) or type(root).__module__.startswith("torch.nn."):
+        if not isinstance(root, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            root = nn.Sequential(root)  # a single layer: trace it as a one-layer model
+    gm = _trace(root)
+    modules = dict(gm.named_modules())
+
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise SnncError(f"the torch model's forward takes {len(placeholders)} inputs; snnc compiles models with "
+                        "exactly one input tensor")
+
+    if input_shape is None and getattr(module, "input_shape", None) is not None:
+        try:
+            input_shape = parse_shape(list(module.input_shape))
+        except SnncError:
+            input_shape = None
+    if input_shape is None:
+        input_shape = _infer_input_shape(placeholders[0], modules)
+    if input_shape is None:
+        raise SnncError("the input shape of a torch model is unknown: pass --input-shape C,H,W "
+                        "(or input_shape=(C, H, W))")
+    input_shape = parse_shape(input_shape)
+
+    graph = Graph(name or type(module).__name__)
+    ir_name: dict = {}  # fx node -> IR node name of the tensor it produces
+    shapes: dict[str, tuple] = {}
+    uses: dict[str, int] = {}
+
+    def tensor_args(n):
+        out = []
+
+        def visit(a):
+            if isinstance(a, (list, tuple)):
+                for b in a:
+                    visit(b)
+            elif isinstance(a, dict):
+                for b in a.values():
+                    visit(b)
+            elif a in ir_name:
+                out.append(a)
+
+        visit(n.args)
+        visit(n.kwargs)
+        return out
+
+    def add(node, srcs):
+        graph.add(node, [ir_name[s] for s in srcs])
+        shapes[node.name] = tuple(int(d) for d in node.out_shape([shapes[ir_name[s]] for s in srcs]))
+        return node.name
+
+    with torch.no_grad():
+        for n in gm.graph.nodes:
+            if n.op == "placeholder":
+                ir_name[n] = add(Input(_unique(graph, "input"), shape=input_shape), [])
+            elif n.op == "call_module":
+                m = modules[n.target]
+                srcs = tensor_args(n)
+                k = uses.get(n.target, 0)
+                uses[n.target] = k + 1
+                lname = _unique(graph, n.target if k == 0 else f"{n.target}:{k}")
+                if not srcs:
+                    continue
+                if type(m).__name__ in _DROP and type(m).__module__.startswith("torch.nn.") and len(srcs) == 1:
+                    ir_name[n] = ir_name[srcs[0]]
+                    continue
+                if type(m).__name__ == "Merge" and _is_sinabs(m):
+                    ir_name[n] = add(Add(lname), srcs) if len(srcs) > 1 else ir_name[srcs[0]]
+                    continue
+                handler = _handler(m) if len(srcs) == 1 else None
+                node = handler(lname, m, shapes[ir_name[srcs[0]]]) if handler else None
+                if node is None:
+                    node = _unsupported_module(lname, m, [shapes[ir_name[s]] for s in srcs])
+                ir_name[n] = add(node, srcs)
+            elif n.op in ("call_function", "call_method"):
+                srcs = tensor_args(n)
+                if not srcs:
+                    continue  # size arithmetic and the like: not a tensor of the network
+                target = n.target
+                tname = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+                if n.op == "call_method" and tname in _META_METHODS or (
+                        n.op == "call_function" and target is getattr and len(n.args) > 1
+                        and n.args[1] in ("shape", "dtype", "device")):
+                    continue  # x.size(0), x.shape: meta data, not a tensor of the network
+                lname = _unique(graph, n.name)
+                node = _functional(lname, n, tname, srcs, shapes, ir_name)
+                if node is None:
+                    ir_name[n] = ir_name[srcs[0]]
+                    continue
+                ir_name[n] = add(node, srcs if not isinstance(node, Add) else srcs[:2])
+            elif n.op == "get_attr":
+                continue
+            elif n.op == "output":
+                srcs = tensor_args(n)
+                if not srcs:
+                    raise SnncError("the torch model's forward returns no tensor")
+                for i, s in enumerate(srcs):
+                    add(Output(_unique(graph, "output" if i == 0 else f"output_{i}")), [s])
+    graph.validate()
+    return graph
+
+
+def _functional(lname, n, tname, srcs, shapes, ir_name):
+    """IR node for a call_function / call_method; None to pass the input through unchanged."""
+    import torch
+    import torch.nn.functional as F
+
+    target = n.target
+    in_shapes = [shapes[ir_name[s]] for s in srcs]
+    is_add = (target in _ADD_FUNCS or target is torch.add
+              or (n.op == "call_method" and tname in ("add", "add_", "__add__", "__iadd__")))
+    if is_add:
+        if len(srcs) == 2 and n.kwargs.get("alpha", 1) == 1:
+            return Add(lname)
+        return UnsupportedLayer(lname, op="add", detail="adds a constant or a scaled tensor; only sums of two "
+                                "layer outputs (residual connections) are supported", shape=in_shapes[0])
+    if target in (torch.relu, F.relu) or (n.op == "call_method" and tname in ("relu", "relu_")):
+        return ReLU(lname)
+    if target in (F.dropout, F.dropout2d) or (n.op == "call_method" and tname in ("contiguous", "clone", "detach")):
+        return None
+    if target is torch.flatten or (n.op == "call_method" and tname in _FLATTEN_METHODS):
+        if _flattens_all_but_batch(n, tname, in_shapes[0]):
+            return Flatten(lname)
+        return UnsupportedLayer(lname, op=tname, detail="reshapes other than flattening all but the batch axis "
+                                "are not supported")
+    return UnsupportedLayer(lname, op=tname, detail="a function call in forward() that snnc does not map")
+
+
+def _flattens_all_but_batch(n, tname, in_shape) -> bool:
+    args = list(n.args[1:])
+    if tname == "flatten":
+        start = n.kwargs.get("start_dim", args[0] if args else 0)
+        end = n.kwargs.get("end_dim", args[1] if len(args) > 1 else -1)
+        return start == 1 and end == -1
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = list(args[0])
+    total = int(np.prod(in_shape))
+    return len(args) == 2 and args[1] in (-1, total)
+
+
+def _unsupported_module(lname, m, in_shapes):
+    op = type(m).__name__
+    detail = {"MaxPool2d": "max pooling has no chip equivalent; use AvgPool2d or sinabs SumPool2d",
+              "SpikingMaxPooling2dLayer": "max pooling has no chip equivalent; use sinabs SumPool2d"}.get(op, "")
+    if not detail and len(in_shapes) != 1:
+        detail = f"takes {len(in_shapes)} inputs"
+    shape = _shape_by_running(copy.deepcopy(m).eval(), in_shapes)
+    return UnsupportedLayer(lname, op=op, detail=detail, shape=shape)
+
+
+def _infer_input_shape(placeholder, modules):
+    """(in_features,) when the input goes straight (past Dropout/Identity) into a Linear; else None."""
+    n = placeholder
+    while True:
+        users = list(n.users)
+        if len(users) != 1 or users[0].op != "call_module":
+            return None
+        m = modules[users[0].target]
+        name = type(m).__name__
+        if name in _DROP:
+            n = users[0]
+            continue
+        if name == "Linear":
+            return (int(m.in_features),)
+        return None
