@@ -223,52 +223,54 @@ def peak_rate(times_us: np.ndarray, counts: np.ndarray, window_us: int) -> float
 
 @dataclass
 class Measurement:
-    """What the simulator counted for one input stream, per chip layer."""
+    """What the simulator counted for one input stream, per chip layer (same order as ``ChipModel.layers``)."""
 
-    duration_s: float
-    times_us: np.ndarray  # input event times
+    duration_s: float  # last minus first input time
+    times_us: np.ndarray  # input event times (sorted)
     synops: list[np.ndarray]  # per layer: synaptic operations caused by each input event (aligned with times_us)
-    in_events: list[int]  # per layer: events that arrived
-    out_spikes: list[int]  # per layer: spikes its neurons emitted
-    out_events: list[np.ndarray] = field(default_factory=list)  # per layer: spike (t, feature, y, x) for rasters
+    in_events: list[int]  # per layer: events that arrived at its core
+    out_spikes: list[int]  # per layer: spikes its neurons emitted (before the decimator)
+    sim: object = None  # the simulator's SimResult (output events, spike counts) for plots
+    config: dict | None = None  # the configuration that was simulated
 
 
-def _simulate(result, events):
-    """Quantize a copy of the compiled model, write its configuration in memory and run the simulator."""
-    from ..targets.config import build_config
+def simulate_compiled(result, events):
+    """Quantize a copy of the compiled model, write its configuration in memory and run the simulator on ``events``.
+
+    Returns ``(config, SimResult)``.  The decimators of ``--decimate`` are in the configuration, so the simulator
+    honours them.  ``result`` is left as it was.
+    """
     from ..runtime.simulator import Simulator
+    from ..targets.config import build_config
     from .errors import Diagnostics
     from .quantize import quantize_chip
 
+    if not getattr(result, "fits", True):
+        raise SnncError("the model does not fit the chip, so it cannot be simulated; fix the violations of "
+                        "`snnc check` first")
     q = copy.copy(result)
-    q.chip = quantize_chip(copy.deepcopy(result.chip), result.target, result.options, Diagnostics())
-    q.diagnostics = copy.deepcopy(result.diagnostics)
+    q.diagnostics = Diagnostics()
+    q.chip = quantize_chip(copy.deepcopy(result.chip), result.target, result.options, q.diagnostics)
     config = build_config(q)
     sim = Simulator.from_config(config)
-    return config, sim.run(events)
+    return config, sim.run(sim.prepare_events(events))
 
 
-def measure(result, events, progress: bool = False) -> Measurement:
-    """Run ``events`` through the bit-accurate simulator of the compiled model; count per-layer synaptic work."""
-    from ..runtime.events import load_events
-
+def measure(result, events) -> Measurement:
+    """Run ``events`` (path or event array) through the bit-accurate simulator of the compiled model and count every
+    core's synaptic operations, input events and spikes."""
     chip = result.chip
-    ev = load_events(events, shape=chip.input_shape if len(chip.input_shape) == 3 else None)
-    config, run = _simulate(result, ev)
-    times = np.asarray(ev["t"], dtype=np.int64)
+    config, run = simulate_compiled(result, events)
+    times = np.asarray(run.event_t, dtype=np.int64)
     duration_s = float(times[-1] - times[0]) * 1e-6 if times.size > 1 else 0.0
-    synops, in_events, out_spikes, out_events = [], [], [], []
+    synops, in_events, out_spikes = [], [], []
     for layer in chip.layers:
         core = layer.core
-        per_event = np.asarray(run.synops_per_event(core), dtype=np.int64) if hasattr(run, "synops_per_event") \
-            else np.asarray(run.per_event_synops[:, core], dtype=np.int64)
-        synops.append(per_event)
-        in_events.append(int(run.input_events(core)) if hasattr(run, "input_events") else int(run.core_inputs[core]))
-        spikes = run.spikes(core) if hasattr(run, "spikes") else None
-        out_spikes.append(int(len(spikes)) if spikes is not None else int(run.core_spikes[core]))
-        out_events.append(spikes if spikes is not None else np.empty(0))
+        synops.append(np.asarray(run.event_synops.get(core, np.zeros(times.size)), dtype=np.int64))
+        in_events.append(int(run.input_events_per_core.get(core, 0)))
+        out_spikes.append(int(run.spikes_per_core.get(core, 0)))
     return Measurement(duration_s=duration_s, times_us=times, synops=synops, in_events=in_events,
-                       out_spikes=out_spikes, out_events=out_events)
+                       out_spikes=out_spikes, sim=run, config=config)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -309,31 +311,40 @@ def _fmt(r: float) -> str:
     return f"{r / 1e6:.3g} M SynOps/s"
 
 
-def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None, progress: bool = False) -> dict:
+def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
+            measurement: Measurement | None = None) -> dict:
     """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
 
-    With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted;
-    otherwise ``input_rate`` (events/s) is propagated statically with ``activity``.  Returns
-    ``{"cores": [...], "layers": [...], "energy": {...}, "diagnostics": [Diagnostic, ...], "mode": ...}``.
+    With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted
+    (``measurement`` passes a :func:`measure` already done on them); otherwise ``input_rate`` (events/s) is
+    propagated statically with ``activity`` (see :func:`static_estimate`).  Returns a JSON-ready dict
+    ``{"mode", "cores": [...], "layers": [...], "energy": {...}, "limit_source", "diagnostics": [Diagnostic]}``;
+    ``cores`` has one row per chip layer: core, layer, synops, synops_per_s_mean, synops_per_s_peak (10 ms window;
+    None when static), synops_per_s_peak_1ms, synops_limit.  A model that does not fit is not simulated (a note
+    says so).
     """
     from .energy import LayerActivity, estimate
 
     chip: ChipModel | None = result.chip
     target = result.target
-    if events is None and input_rate is None:
+    if events is None and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
     limits = core_limits(target, synops_limits if isinstance(synops_limits, dict)
                          else parse_synops_limits(synops_limits))
-    out = {"mode": "measured" if events is not None else "static", "cores": [], "layers": [], "energy": None,
+    measured = events is not None or measurement is not None
+    out = {"mode": "measured" if measured else "static", "cores": [], "layers": [], "energy": None,
            "diagnostics": [], "limit_source": target.synops_limit_source}
     if chip is None or not chip.layers:
         return out
     decimate = decimation(chip, result.options, target)
     static = static_estimate(chip, input_rate if input_rate is not None else 0.0, activity, decimate)
     srcs = _sources(chip)
-    meas = None
-    if events is not None:
-        meas = measure(result, events, progress=progress)
+    meas = measurement
+    if meas is None and events is not None:
+        if not result.fits:
+            out["note"] = "not simulated: the model does not fit the chip (see the violations)"
+            return out
+        meas = measure(result, events)
     diags: list[Diagnostic] = []
     acts: list[LayerActivity] = []
     for i, layer in enumerate(chip.layers):
@@ -386,7 +397,6 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
     if meas is not None:
         out["duration_s"] = meas.duration_s
         out["input_events"] = int(len(meas.times_us))
-        out["measurement"] = meas
         out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True)
     else:
         out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False)
@@ -395,5 +405,36 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
     return out
 
 
-__all__ = ["DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula", "decimation",
+def format_cores(analysis: dict) -> str:
+    """The per-core SynOps/s table that ``snnc check`` prints under its report."""
+    measured = analysis.get("mode") == "measured"
+    lines = [f"synaptic operations per core ({'simulated on the events' if measured else 'static estimate'}; "
+             "limits are estimates):"]
+    head = f"  {'core':>4}  {'layer':<18} {'mean':>12}"
+    head += f"  {'peak 1 ms':>12}  {'peak 10 ms':>12}" if measured else f"  {'in ev/s':>12}"
+    lines.append(head + f"  {'limit':>12}  use")
+    for row in analysis.get("cores", []):
+        lim = row.get("synops_limit")
+        mean = row.get("synops_per_s_mean") or 0.0
+        peak = row.get("synops_per_s_peak") if measured else mean
+        use = f"{100 * (peak or 0) / lim:.0f}%" if lim else "-"
+        core = "-" if row.get("core") is None else str(row["core"])
+        line = f"  {core:>4}  {str(row['layer'])[:18]:<18} {_m(mean):>12}"
+        line += (f"  {_m(row.get('synops_per_s_peak_1ms')):>12}  {_m(row.get('synops_per_s_peak')):>12}" if measured
+                 else f"  {row.get('in_rate', 0):>12.4g}")
+        lines.append(line + f"  {_m(lim):>12}  {use}")
+    e = analysis.get("energy")
+    if e:
+        lines.append(f"energy estimate ({e['per']}): {e['total_joules'] * 1e6:.4g} uJ (Speck model), "
+                     f"{e['lemaire2022']['total_joules'] * 1e6:.4g} uJ (Lemaire et al. 2022 model, 45 nm)")
+    if analysis.get("note"):
+        lines.append(f"note: {analysis['note']}")
+    return "\n".join(lines)
+
+
+def _m(v) -> str:
+    return "-" if v is None else f"{v / 1e6:.4g} M/s"
+
+
+__all__ = ["format_cores", "DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula", "decimation",
            "static_estimate", "peak_rate", "measure", "Measurement", "analyze"]
