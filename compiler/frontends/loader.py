@@ -77,12 +77,16 @@ def parse_shape(text) -> tuple[int, ...]:
     if isinstance(text, (list, tuple)):
         parts = list(text)
     else:
-        s = str(text).strip().strip("[]()").strip()
-        parts = [p for p in re.split(r"[,x\s]+", s) if p] if s else []
+        s = str(text).strip()
+        if s[:1] + s[-1:] in ("[]", "()"):
+            s = s[1:-1].strip()
+        parts = re.split(r"\s*[,x]\s*|\s+", s) if s else []
     try:
-        shape = tuple(int(p) for p in parts)
-        if any(str(p).strip() != str(int(p)) for p in parts if isinstance(p, str)):
+        if any(isinstance(p, str) and not p.isdigit() for p in parts):
             raise ValueError
+        shape = tuple(int(p) for p in parts)
+        if any(not isinstance(p, str) and p != d for p, d in zip(parts, shape)):
+            raise ValueError  # 2.5 is not a size
     except (TypeError, ValueError):
         raise SnncError(f"input shape {text!r} is not a list of integers; write it like 2,34,34 (C,H,W) or 128 "
                         "(features)") from None
