@@ -29,7 +29,7 @@ from .errors import Diagnostic, SnncError
 
 #: Output spikes per input event a layer emits when nothing better is known (``--activity`` overrides it).  Chosen
 #: from the NIR paper's N-MNIST CNN on encoded MNIST digits; see docs/bandwidth.md.
-DEFAULT_ACTIVITY = 0.5
+DEFAULT_ACTIVITY = 1.0
 
 #: Sliding windows (microseconds of input time) over which peak rates are measured.
 PEAK_WINDOWS_US = (1_000, 10_000)
@@ -143,8 +143,6 @@ def decimation(chip: ChipModel, options, target) -> dict[int, int]:
             n = int(n)
         except (TypeError, ValueError):
             raise SnncError(f"--decimate {key}={n}: N must be an integer, one of {list(target.decimator_ratios)}")
-        if n == 1:
-            continue
         if n not in target.decimator_ratios:
             raise SnncError(f"--decimate {key}={n}: the output decimator passes 1 spike in N with N one of "
                             f"{list(target.decimator_ratios)}")
@@ -295,7 +293,8 @@ def _decimator_hint(chip: ChipModel, i: int, rate: float, limit: float, target, 
                 continue
             if rate - part + part * now / n <= limit:
                 interval = target.decimator_ratios.index(n)
-                options.append(f"enable the output decimator on {chip.layers[src].name!r} with ratio {n} "
+                instead = f" instead of {now}" if now > 1 else ""
+                options.append(f"enable the output decimator on {chip.layers[src].name!r} with ratio {n}{instead} "
                                f"(output_decimator_interval {interval}; `--decimate {chip.layers[src].name}={n}`), "
                                f"which brings it to about {(rate - part + part * now / n) / 1e6:.3g} M/s")
                 break

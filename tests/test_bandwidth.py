@@ -160,3 +160,126 @@ def test_decimation_option_is_checked():
 def test_analyze_needs_events_or_rate():
     with pytest.raises(SnncError, match="--events"):
         analyze(result_for(two_layer_chip()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# measured: through the pipeline, the config writer and the simulator
+# ---------------------------------------------------------------------------------------------------------------
+def overload_model(tmp_path):
+    """conv 2->8 (3x3) pinned to core 1 feeding conv 8->64 (5x5) on core 0: core 0's fan-out is 1600 per event."""
+    torch = pytest.importorskip("torch")
+    import sinabs.layers as sl
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 8, 3, bias=False), sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+        torch.nn.Conv2d(8, 64, 5, bias=False), sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0))
+    with torch.no_grad():
+        net[0].weight.uniform_(0.3, 0.9)
+        net[2].weight.uniform_(-0.05, 0.1)
+    path = tmp_path / "overload.pt"
+    torch.save(net, path)
+    return path
+
+
+def overload_events(n=300, duration_us=100_000, seed=0):
+    from snnc.runtime.events import make_events
+
+    rng = np.random.default_rng(seed)
+    return make_events(rng.integers(0, 34, n), rng.integers(0, 34, n), np.sort(rng.integers(0, duration_us, n)),
+                       rng.integers(0, 2, n))
+
+
+def test_measured_synops_equal_the_simulators_count(tmp_path):
+    from snnc.compiler.pipeline import CompileOptions, compile_model, run_pipeline
+    from snnc.runtime.simulator import Simulator
+
+    model = overload_model(tmp_path)
+    ev = overload_events(n=60)
+    opts = CompileOptions(input_shape=(2, 34, 34), cores=[1, 0])
+    res = run_pipeline(model, opts, until="assign")
+    a = analyze(res, events=ev)
+    config = compile_model(model, CompileOptions(input_shape=(2, 34, 34), cores=[1, 0]))
+    sim = Simulator.from_config(config).run(ev)
+    for row in a["cores"]:
+        assert row["synops"] == sim.synops_per_core[row["core"]]
+        assert row["synops_per_s_peak_1ms"] == pytest.approx(sim.peak_synops_rate(row["core"], 1000))
+        assert row["synops_per_s_peak_1ms"] >= row["synops_per_s_peak_10ms"] >= row["synops_per_s_mean"] * 0.99
+    assert a["mode"] == "measured" and a["energy"]["basis"].startswith("activity simulated")
+    # the caller's result is not quantized in place
+    assert not res.chip.layers[0].quantized
+
+
+def _check(capsys, *argv):
+    """Run the `snnc check` subcommand as the CLI does (its parser, its run, SnncError -> exit 2)."""
+    import argparse
+
+    from snnc.commands import check
+
+    p = argparse.ArgumentParser()
+    check.add_parser(p.add_subparsers())
+    args = p.parse_args(["check", *argv])
+    try:
+        code = check.run(args)
+    except SnncError as e:
+        code = e.exit_code
+        print(e)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_check_flags_core_0_and_the_hinted_decimator_makes_it_pass(tmp_path, capsys):
+    """DONE criterion: an input that overloads core 0 at the default limit fails `snnc check --events` with
+    synops_bandwidth on core 0; the decimator the hint names (`--decimate LAYER=N`) makes the check pass."""
+    import json
+
+    from snnc.runtime.events import save_events
+
+    model = overload_model(tmp_path)
+    events = tmp_path / "ev.npy"
+    save_events(events, overload_events())
+    base = [str(model), "--input-shape", "2,34,34", "--cores", "1,0", "--events", str(events), "--json"]
+    code, out, err = _check(capsys, *base)
+    assert code == 1, err
+    rep = json.loads(out)
+    (v,) = [v for v in rep["violations"] if v["rule"] == "synops_bandwidth"]
+    assert "core 0" in v["message"] and v["limit"] == T.cores[0].synops_limit and v["measured"] > v["limit"]
+    row0 = [r for r in rep["cores"] if r["core"] == 0][0]
+    assert row0["synops_per_s_peak"] == v["measured"]
+    fix = v["hint"].split("`--decimate ")[1].split("`")[0]
+    layer, n = fix.split("=")
+    assert int(n) in T.decimator_ratios
+    code, out, err = _check(capsys, *base, "--decimate", fix)
+    assert code == 0, out + err
+    rep = json.loads(out)
+    assert not [v for v in rep["violations"] if v["rule"] == "synops_bandwidth"]
+    row0 = [r for r in rep["cores"] if r["core"] == 0][0]
+    assert row0["synops_per_s_peak"] <= row0["synops_limit"]
+    # the text report prints the per-core table
+    code, out, err = _check(capsys, *base[:-1])
+    assert code == 1 and "synops_bandwidth" in out and "peak 10 ms" in out
+
+
+def test_static_estimate_within_factor_4_of_measured_on_nir_paper_cnn(nir_paper_cnn):
+    """The static estimate (default activity, same input rate) against the simulator's count, on the NIR paper's
+    N-MNIST CNN with MNIST digits encoded by saccade_events: every core's mean rate within a factor of 4."""
+    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.runtime.events import saccade_events
+    from snnc.runtime.training.data import load_mnist
+
+    from pathlib import Path
+
+    mnist = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+    if not mnist.exists():
+        pytest.skip("../shared/data/mnist is not here")
+    images, _ = load_mnist(mnist)
+    res = run_pipeline(nir_paper_cnn, CompileOptions(), until="assign")
+    for k in range(2):
+        img = images[k].astype(float)
+        ev = saccade_events(img / img.max(), rng=k)
+        measured = analyze(res, events=ev)
+        rate = len(ev) / measured["duration_s"]
+        static = analyze(res, input_rate=rate)
+        for m, s in zip(measured["cores"], static["cores"]):
+            ratio = s["synops_per_s_mean"] / m["synops_per_s_mean"]
+            assert 0.25 <= ratio <= 4, (m["layer"], ratio)
