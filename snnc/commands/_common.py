@@ -41,10 +41,12 @@ def parse_int_list(text: str | None, what: str) -> list[int] | None:
 def parse_shape(text: str | None) -> tuple | None:
     if text is None:
         return None
-    shape = parse_int_list(text, "--input-shape")
-    if not shape or len(shape) > 3 or any(s <= 0 for s in shape):
-        raise SnncError(f"--input-shape: expected C,H,W (or N) with positive integers, got {text!r}")
-    return tuple(shape)
+    from snnc.compiler.frontends.loader import parse_shape as _parse
+
+    try:
+        return _parse(text)
+    except SnncError as e:
+        raise SnncError(f"--input-shape: {e}") from None
 
 
 def parse_decimate(items: list[str]) -> dict:
