@@ -84,8 +84,10 @@ def config(cores: dict, input_cores=(0,), input_shape=None, source="core", dvs=N
         "dvs_layer": dvs if dvs is not None else dvs_layer(),
         "readout": readout_cfg if readout_cfg is not None else readout(),
         "snnc": {"format_version": 1, "target": "speck2f",
+                 "source": {"path": "tests/configs.py", "sha256": "0" * 64, "format": "torch"},
+                 "quantization": {"policy": "integer"},
                  "input": {"source": source, "shape": list(input_shape) if input_shape else [2, 128, 128],
                            "cores": list(input_cores) if source == "core" else []},
-                 "outputs": outputs, "layers": [],
+                 "outputs": outputs, "layers": [{"name": f"core{i}", "core": i} for i in sorted(cores)],
                  "simulator": simulator or {"overflow": "saturate", "leak_can_fire": False}},
     }
