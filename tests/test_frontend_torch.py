@@ -242,3 +242,28 @@ def test_ir_shapes_match_torch_forward(cin, cout, k, s, p, d, hw, pool):
         return  # torch itself refuses (kernel larger than the input)
     shapes = from_torch(m, (cin, hw, hw)).validate()
     assert shapes["output"] == tuple(expected[1:])
+
+
+def test_float_forward_of_the_ir_matches_torch():
+    from snnc.compiler.frontends.reference import forward_ann
+
+    class ResANN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(2, 4, 3, padding=1)
+            self.c2 = nn.Conv2d(4, 4, 3, padding=1, groups=2)
+            self.pool = sl.SumPool2d(2)
+            self.fc = nn.Linear(4 * 4 * 4, 5)
+
+        def forward(self, x):
+            a = torch.relu(self.c1(x))
+            return self.fc(torch.flatten(self.pool(self.c2(a) + a), 1))
+
+    x = torch.rand(3, 2, 8, 8)
+    for m, shape, inp in ((models.ann(), None, torch.rand(3, 1, 16, 16)), (ResANN(), (2, 8, 8), x)):
+        g = from_torch(m, shape)
+        with torch.no_grad():
+            want = m.eval()(inp).double().numpy()
+        np.testing.assert_allclose(forward_ann(g, inp.numpy())["output"], want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(SnncError, match="only non-spiking layers"):
+        forward_ann(from_torch(models.scnn()), np.zeros((1, 2, 32, 32)))

@@ -80,6 +80,9 @@ def _avgpool(name, m, in_shape):
         return UnsupportedLayer(name, op="AvgPool2d", detail="ceil_mode=True; use ceil_mode=False")
     if m.divisor_override is not None:
         return UnsupportedLayer(name, op="AvgPool2d", detail="divisor_override is set; remove it")
+    if not m.count_include_pad and m.padding not in (0, (0, 0)):
+        return UnsupportedLayer(name, op="AvgPool2d", detail="count_include_pad=False with padding; use "
+                                "count_include_pad=True or no padding")
     return AvgPool(name, kernel=m.kernel_size, stride=m.stride, padding=m.padding)
 
 
