@@ -156,7 +156,8 @@ class ReferenceSimulator:
                         self._deliver(core, f, x, y, t)
             else:
                 for core in prog.input_cores:
-                    self._deliver(core, int(e["p"]), int(e["x"]), int(e["y"]), t)
+                    q = prog.input_pooling
+                    self._deliver(core, int(e["p"]), int(e["x"]) // q, int(e["y"]) // q, t)
             for c in used:
                 event_synops[c][i] = self.row_synops[c]
         sim_seconds = time.perf_counter() - t0

@@ -131,6 +131,7 @@ class ChipProgram:
     slow_clock_hz: float | None
     leak_can_fire: bool
     saturate: bool
+    input_pooling: int = 1  # snnc.input.pooling: core input only, (x, y) -> (x // p, y // p) before delivery
 
 
 def _get(d, *keys, where="", default=KeyError):
@@ -277,9 +278,10 @@ def parse_config(config, overflow: str = "saturate", slow_clock_hz: float | None
                         "(--slow-clock HZ, or slow_clock_hz=...)")
     ro = cfg.get("readout") or {}
     readout = ro if ro.get("enable") else None
+    pool = int(inp.get("pooling", 1) or 1) if source == "core" else 1
     return ChipProgram(cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
                        None if slow_clock_hz is None else float(slow_clock_hz), bool(leak_can_fire),
-                       overflow == "saturate")
+                       overflow == "saturate", max(pool, 1))
 
 
 def dvs_transform(dvs: DvsProgram, ev: np.ndarray):
@@ -712,7 +714,9 @@ class Simulator:
             mon = ok & prog.dvs.monitor
         else:
             ok = np.ones(n, bool)
-            f, x, y = (ev[k].astype(np.int64) for k in ("p", "x", "y"))
+            f = ev["p"].astype(np.int64)
+            x = ev["x"].astype(np.int64) // prog.input_pooling
+            y = ev["y"].astype(np.int64) // prog.input_pooling
             mon = np.zeros(n, bool)
         entry = np.asarray(prog.input_cores, np.int64)
         leak_cores = np.asarray([c for c in used if prog.cores[c].leak_enable], np.int64)
