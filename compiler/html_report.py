@@ -17,7 +17,7 @@ import numpy as np
 
 from .memory import memory
 
-MAX_RASTER_POINTS = 200_000  # above this, the raster shows an even subsample (said on the plot)
+MAX_RASTER_POINTS = 20_000  # above this, the raster shows an even subsample (said on the plot)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -159,7 +159,8 @@ def plot_raster(data: dict) -> str | None:
                    cmap="tab10", label="output spikes (feature)")
     a1.set_xlabel("input time (ms)")
     a1.set_ylabel("output feature (input at -1)")
-    a1.set_title("Spike raster" + (f" (every {step}th input event)" if step > 1 else ""))
+    thinned = step > 1 or (out is not None and len(out["t"]) > MAX_RASTER_POINTS)
+    a1.set_title("Spike raster" + (" (subsampled evenly)" if thinned else ""))
     a1.legend(fontsize=8, loc="upper right")
     rates = data.get("spike_rates") or []
     if rates:
@@ -195,7 +196,7 @@ def plot_energy(energy: dict | None) -> str | None:
     a2.set_xticks(np.arange(len(sp)), [p["layer"] for p in sp], fontsize=8)
     a2.set_ylabel("µJ")
     a2.set_title(f"Speck model, per layer (+ static {energy['static_joules'] * 1e6:.3g} µJ)")
-    fig.suptitle(f"Energy estimate per {energy['per']}", fontsize=10)
+    fig.suptitle(f"Energy estimate per {energy['per']}", fontsize=10, y=1.04)
     return _png(fig)
 
 
@@ -283,7 +284,7 @@ def render_html(data: dict) -> str:
         lem = e["lemaire2022"]
         parts.append(
             f"<table><tr><th class='l'>model</th><th>total</th><th class='l'>basis</th></tr>"
-            f"<tr><td class='l'>Speck (published power figures; see docs/energy.md)</td>"
+            f"<tr><td class='l'>Speck model (see docs/energy.md for its figures)</td>"
             f"<td>{_num(e['total_joules'] * 1e6, ' µJ')}</td><td class='l'>{_e(e['basis'])}; per {_e(e['per'])}; "
             f"dynamic {_num(e['dynamic_joules'] * 1e6, ' µJ')} + static {_num(e['static_joules'] * 1e6, ' µJ')}</td></tr>"
             f"<tr><td class='l'>Lemaire et al., ICONIP 2022 (45 nm, Qualia-SNN)</td>"
