@@ -70,10 +70,11 @@ def sinabs_scale(values: np.ndarray, bits: int) -> np.float32:
         return np.float32(np.inf)
     mn, mx = v.min(), v.max()
     ratio = abs(lo / hi)
+    # torch evaluates ``number / tensor`` as ``reciprocal(tensor) * number`` in float32; do the same, bit for bit
     with np.errstate(divide="ignore"):
         if abs(mn) <= abs(mx) * np.float32(ratio):
-            return np.float32(abs(np.float32(hi) / mx))
-        return np.float32(abs(np.float32(lo) / mn))
+            return np.float32(abs((np.float32(1) / mx) * np.float32(hi)))
+        return np.float32(abs((np.float32(1) / mn) * np.float32(lo)))
 
 
 def _round(x, scale) -> np.ndarray:
