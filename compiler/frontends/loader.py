@@ -18,7 +18,7 @@ The allow-list:
 * every ``nn.Module`` subclass in ``sinabs.layers.*`` (``IAF``, ``IAFSqueeze``, ``LIF``, ``LIFSqueeze``,
   ``SumPool2d``, ``Merge``, ...) and every class in ``sinabs.activation.*`` (spike functions ``MultiSpike`` /
   ``SingleSpike`` / ``MaxSpike``, resets ``MembraneSubtract`` / ``MembraneReset``, surrogate gradients);
-* every class in ``snnc.runtime.training.*`` (snnc's own training layers).
+* every ``nn.Module`` subclass in ``snnc.runtime.training.*`` (snnc's own training layers).
 
 Importing those modules only runs torch's, sinabs' or snnc's own code, never code from the file.
 """
@@ -46,7 +46,7 @@ _ALLOWED_PREFIXES = (
     ("torch.nn.modules.", "module"),
     ("sinabs.layers.", "module"),
     ("sinabs.activation.", "class"),
-    ("snnc.runtime.training.", "class"),
+    ("snnc.runtime.training.", "module"),
 )
 
 
