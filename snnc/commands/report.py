@@ -34,6 +34,11 @@ def run(args) -> int:
 
     if args.input_rate is not None and args.input_rate < 0:
         raise SnncError("--input-rate: give a non-negative number of input events per second")
+    from pathlib import Path
+
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # say so before minutes of simulation, not after
+        raise SnncError(f"{args.output}: folder {folder} does not exist; create it or choose another -o path")
     limits = parse_synops_limits(args.synops_limit)
     options = options_from_args(args)
     stages = ["compile"] + (["simulate"] if args.events else []) + ["analyze", "plot", "write"]
