@@ -447,7 +447,10 @@ def _check_chip(config: dict, where: str) -> None:
     if snnc["format_version"] != FORMAT_VERSION:
         raise SnncError(f"{where}: snnc.format_version {snnc['format_version']} is not supported (this snnc reads "
                         f"version {FORMAT_VERSION}); recompile the model with this snnc")
-    target = get_target(snnc["target"])
+    try:
+        target = get_target(snnc["target"])
+    except SnncError as e:
+        raise SnncError(f"{where}: snnc.target: {e}") from None
     layers = config["cnn_layers"]
     if len(layers) != target.n_cores:
         raise SnncError(f"{where}: cnn_layers has {len(layers)} entries; {target.name} has {target.n_cores} cores")
@@ -512,9 +515,11 @@ def _check_used_layer(layer, name, where, target, layers, used, readout_on) -> N
         raise SnncError(f"{where}: {name}.neurons_initial_value has shape {list(v.shape)}; dimensions say "
                         f"[{f}][{ox}][{oy}] ([feature][x][y])")
     _check_range(v, f"{name}.neurons_initial_value", where, target.state_range, _bits_label(target.state_bits))
+    lo, hi = target.threshold_range
     for key in ("threshold_high", "threshold_low"):
-        _check_range(np.array(layer[key]), f"{name}.{key}", where, target.threshold_range,
-                     _bits_label(target.threshold_bits))
+        if not lo <= layer[key] <= hi:
+            raise SnncError(f"{where}: {name}.{key} = {layer[key]} is outside {_bits_label(target.threshold_bits)} "
+                            f"[{lo}, {hi}]")
     if layer["threshold_low"] == 0:
         raise SnncError(f"{where}: {name}.threshold_low is 0, which the chip cannot use (hardware bug); use -1")
     if layer["threshold_low"] >= layer["threshold_high"]:

@@ -135,8 +135,8 @@ def apply_to_samna(config: dict, samna=None):
     """
     from .config import load_config
 
-    config = load_config(config)
     samna = samna if samna is not None else _samna()
+    config = load_config(config)
     chip = _chip_module(samna, config)
     cfg = chip.configuration.SpeckConfiguration()
     layers = cfg.cnn_layers
