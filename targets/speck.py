@@ -48,10 +48,11 @@ class Target:
     # output decimator: 3-bit interval -> pass 1 spike in N (datasheet table; 64 missing there)
     decimator_ratios: tuple[int, ...] = (2, 4, 8, 16, 32, 128, 256, 512)
     synops_limit_source: str = "estimate (secondary source: ~100 M/s core 0, ~30 M/s others); override with --synops-limit"
-    # energy (Speck model): published power figures, see docs/energy.md
+    # energy (Speck model), see docs/energy.md.  static_power_w is published (resting power, Yao et al., Nature
+    # Communications 15:4464, 2024); the per-operation energies are ASSUMPTIONS (no published figure found).
     energy_per_synop_j: float = 10e-12
     energy_per_spike_j: float = 50e-12
-    static_power_w: float = 0.7e-3
+    static_power_w: float = 0.42e-3
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

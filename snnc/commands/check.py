@@ -18,7 +18,10 @@ def add_parser(sub):
     p.add_argument("--input-rate", type=float, metavar="EVENTS_PER_S", help="estimate synaptic-operation rates "
                    "from this input event rate (static estimate)")
     p.add_argument("--synops-limit", action="append", default=[], metavar="[CORE=]RATE",
-                   help="override the per-core SynOps/s limit (an estimate by default); repeatable")
+                   help="override the per-core SynOps/s limit (an estimate by default); repeatable; needs --events "
+                        "or --input-rate")
+    p.add_argument("--activity", type=float, metavar="SPIKES_PER_EVENT", help="static estimate only: output "
+                   "spikes per input event assumed for every layer (default: see docs/bandwidth.md)")
     return p
 
 
@@ -29,11 +32,15 @@ def run(args) -> int:
     options = options_from_args(args)
     result = run_pipeline(args.model, options, until="assign")
     extra = {}
-    if args.events or args.input_rate is not None or args.synops_limit:
+    if (args.synops_limit or args.activity is not None) and not (args.events or args.input_rate is not None):
+        from snnc.compiler.errors import SnncError
+
+        raise SnncError("--synops-limit and --activity need --events EVENTS.npy or --input-rate EVENTS_PER_S")
+    if args.events or args.input_rate is not None:
         from snnc.compiler.bandwidth import analyze, parse_synops_limits
 
         extra = analyze(result, events=args.events, input_rate=args.input_rate,
-                        synops_limits=parse_synops_limits(args.synops_limit))
+                        synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity)
         result.diagnostics.extend(extra.pop("diagnostics", []))
     if args.json:
         out = result.report_json()
