@@ -246,21 +246,20 @@ def build_config(result) -> dict:
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
         "simulator": dict(SIMULATOR_DEFAULTS),
     }
-    return _jsonable({
+    return {  # the chip sections are plain Python values already (tolist / int / bool)
         "cnn_layers": cnn,
         "dvs_layer": dvs_layer_config(chip, target, core_of, dvs),
         "readout": readout_config(readout),
-        "snnc": snnc,
-    })
+        "snnc": _jsonable(snnc),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ text
 def _has_dict(x) -> bool:
-    if isinstance(x, dict):
-        return True
-    if isinstance(x, list):
-        return any(_has_dict(v) for v in x)
-    return False
+    """Whether a (homogeneous) list holds objects; looks at first elements only, so big arrays cost nothing."""
+    while isinstance(x, list) and x:
+        x = x[0]
+    return isinstance(x, dict)
 
 
 def _short(x: dict) -> str | None:
@@ -410,10 +409,10 @@ def _check_schema(config: dict, where: str) -> None:
 
 def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
     try:
-        a = np.array(value, dtype=object)
-    except ValueError:
+        a = np.array(value)
+    except (ValueError, OverflowError):
         a = None
-    if a is None or a.ndim != ndim or (a.size and any(type(v) is not int for v in a.flat)):
+    if a is None or a.ndim != ndim or (a.size and a.dtype.kind not in "iu"):
         # find out which: ragged, wrong depth, or non-integers
         def walk(v, path, depth):
             if depth == ndim:
@@ -427,7 +426,7 @@ def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
 
         walk(value, "", 0)
         raise SnncError(f"{where}: {name} is ragged (its rows have different lengths)")
-    return a.astype(np.int64) if a.size else np.zeros(a.shape, dtype=np.int64)
+    return a.astype(np.int64, copy=False) if a.size else np.zeros(a.shape, dtype=np.int64)
 
 
 def _check_range(a: np.ndarray, name: str, where: str, rng: tuple[int, int], label: str) -> None:
