@@ -154,6 +154,11 @@ def quantize_layer(layer: ChipLayer, target, policy: str = "sinabs", diags: Diag
         bias = np.clip(_round(layer.bias, s32), blo, bhi)
 
     th = int(np.clip(_round(layer.threshold_high, s32), tlo, thi))
+    if th <= 0 < layer.threshold_high:
+        diags.warning("quantization", layer.name, f"the threshold {layer.threshold_high:g} rounds to {th} at scale "
+                      f"{scale:.4g}; using 1", "the weights are much larger than the threshold: clip them (drop "
+                      "--no-clip) or raise the threshold", measured=th, limit=1)
+        th = 1
     rel_thr = abs(th / scale - layer.threshold_high) / abs(layer.threshold_high) if layer.threshold_high else 0.0
 
     if layer.threshold_low is None:

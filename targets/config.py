@@ -412,12 +412,17 @@ def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
         a = np.array(value)
     except (ValueError, OverflowError):
         a = None
-    if a is None or a.ndim != ndim or (a.size and a.dtype.kind not in "iu"):
+    # numpy turns a true/false among integers into 1/0; JSON's own text shows them (and costs a C-speed pass)
+    has_bool = a is not None and a.size and a.dtype.kind in "iub" and (
+        a.dtype.kind == "b" or "t" in (text := json.dumps(value)) or "f" in text)
+    if a is None or a.ndim != ndim or (a.size and a.dtype.kind not in "iu") or has_bool:
         # find out which: ragged, wrong depth, or non-integers
         def walk(v, path, depth):
             if depth == ndim:
                 if type(v) is not int:
                     raise SnncError(f"{where}: {name}{path} = {json.dumps(v)} is not an integer")
+                if abs(v) >= 2 ** 63:
+                    raise SnncError(f"{where}: {name}{path} = {v} is far outside the chip's range")
                 return
             if not isinstance(v, list):
                 raise SnncError(f"{where}: {name}{path} should be a {ndim - depth}-d list, got {json.dumps(v)[:40]}")

@@ -102,6 +102,8 @@ def _unused(cfg):
 EDITS = {
     "weight out of int8": (lambda c: _core(c)["weights"][2][0][1].__setitem__(1, 300),
                            r"cnn_layers\[\d\]\.weights\[2\]\[0\]\[1\]\[1\] = 300 is outside int8 \[-128, 127\]"),
+    "huge weight": (lambda c: _core(c)["weights"][0][0][0].__setitem__(0, 2 ** 70), r"= \d+ is far outside"),
+    "boolean weight": (lambda c: _core(c)["weights"][0][0][0].__setitem__(0, True), r"weights"),
     "fractional weight": (lambda c: _core(c)["weights"][0][0][0].__setitem__(0, 1.5), r"= 1.5 is not an integer"),
     "threshold_low 0": (lambda c: _core(c).__setitem__("threshold_low", 0), r"threshold_low is 0.*use -1"),
     "threshold_high out of int16": (lambda c: _core(c).__setitem__("threshold_high", 40000),

@@ -90,6 +90,13 @@ def test_missing_floor_does_not_crush_the_scale():
     assert any(x.rule == "quantization" and "lower threshold" in x.message for x in d.warnings)
 
 
+def test_threshold_never_rounds_to_zero():
+    d = Diagnostics()
+    q = quantize_layer(make_layer(np.full((1, 1, 1, 1), 4.0), threshold_high=0.0156, threshold_low=-1.0), T,
+                       "sinabs", d)
+    assert q.threshold_high == 1 and any("rounds to 0" in x.message for x in d.warnings)
+
+
 def test_zero_floor_becomes_minus_one():
     d = Diagnostics()
     q = quantize_layer(make_layer(np.full((1, 1, 1, 1), 0.5), threshold_high=1.0, threshold_low=0.0), T, "sinabs", d)
