@@ -49,7 +49,7 @@ import numpy as np
 from ..compiler.errors import SnncError
 from ..targets.speck import TARGETS
 from . import neuron
-from .events import EVENT_DTYPE, load_events
+from .events import load_events
 
 _CHIP = TARGETS["speck2f"]
 N_CORES = _CHIP.n_cores
