@@ -729,6 +729,12 @@ class Simulator:
         out = np.empty((1024, 5), np.int64)
         stack = np.empty((STACK_LIMIT, 11), np.int64)
         kernel = _get_kernel()
+        # a call with no events first: numba loads (or compiles) the kernel on its first call, which is not event
+        # processing and must not count in sim_seconds
+        e0 = np.zeros(0, np.int64)
+        kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
+               entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
+               spikes.copy(), out.copy(), stack)
         t0 = time.perf_counter()
         rc, out, n_out, dropped = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry,
                                          prog.saturate, float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn,
