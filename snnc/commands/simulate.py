@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -74,6 +76,12 @@ def run(args) -> int:
     print(f"  {'core':>4}  {'in events':>10}  {'spikes':>10}  {'synops':>12}")
     for c in s["cores"]:
         print(f"  {c['core']:>4}  {c['input_events']:>10}  {c['spikes']:>10}  {c['synops']:>12}")
+    oe = result.output_events
+    for layer in sorted(set(oe["layer"].tolist())):
+        n_features = result.spike_counts[layer].shape[0] if layer in result.spike_counts else 0
+        per_feature = np.bincount(oe["feature"][oe["layer"] == layer].astype(np.int64), minlength=n_features)
+        print(f"  output core {layer}: spikes per feature {per_feature.tolist()}; most active feature "
+              f"{int(per_feature.argmax())}")
     if result.dropped_events:
         print(f"  warning: {result.dropped_events} routed events fell outside their destination's input")
     if args.output:
