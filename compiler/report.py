@@ -17,7 +17,7 @@ def format_report(result, source: str | None = None) -> str:
     chip = result.chip
     if chip is not None and chip.layers:
         head = (f"  {'#':>2}  {'layer':<18} {'core':>4}  {'input':>10} -> {'output':<10} "
-                f"{'kernel mem':>13}  {'neuron mem':>13}  {'bias':>9}  destinations")
+                f"{'kernel mem':>17}  {'neuron mem':>17}  {'bias':>9}  destinations")
         lines.append(head)
         for i, layer in enumerate(chip.layers):
             m = memory(layer)
@@ -32,7 +32,7 @@ def format_report(result, source: str | None = None) -> str:
                 for d in layer.destinations) or "-"
             core_s = "-" if layer.core is None else str(layer.core)
             lines.append(f"  {i:>2}  {layer.name[:18]:<18} {core_s:>4}  {_shape(layer.input_shape):>10} -> "
-                         f"{_shape(layer.output_shape):<10} {used('kernel'):>13}  {used('neuron'):>13}  "
+                         f"{_shape(layer.output_shape):<10} {used('kernel'):>17}  {used('neuron'):>17}  "
                          f"{used('bias'):>9}  {dests}")
         if chip.input_targets:
             lines.append(f"  input {_shape(chip.input_shape)} -> "
