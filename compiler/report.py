@@ -2,6 +2,8 @@
 each with its hint, like a compiler's error list."""
 from __future__ import annotations
 
+import copy
+
 from .memory import memory
 
 
@@ -13,7 +15,7 @@ def format_report(result, source: str | None = None) -> str:
     t = result.target
     lines = []
     src = source or result.source.get("path") or "model"
-    lines.append(f"snnc check: {src} -> {t.name}")
+    lines.append(f"snnc: {src} -> {t.name}")
     chip = result.chip
     if chip is not None and chip.layers:
         head = (f"  {'#':>2}  {'layer':<18} {'core':>4}  {'input':>10} -> {'output':<10} "
@@ -42,7 +44,7 @@ def format_report(result, source: str | None = None) -> str:
             lines.append("  (memory limits shown are the largest core's where no core is assigned)")
     for note in getattr(result, "notes", []) or []:
         lines.append(f"note: {note}")
-    for d in result.diagnostics.errors + result.diagnostics.warnings:
+    for d in _grouped(result.diagnostics.errors) + _grouped(result.diagnostics.warnings):
         lines.append(str(d))
         if d.measured is not None or d.limit is not None:
             lines.append(f"  = measured: {d.measured}; limit: {d.limit}")
@@ -57,3 +59,18 @@ def format_report(result, source: str | None = None) -> str:
         lines.append(f"does not fit: {n_err} violation{'s' * (n_err != 1)}"
                      + (f", {n_warn} warning{'s' * (n_warn != 1)}" if n_warn else ""))
     return "\n".join(lines)
+
+
+def _grouped(diags: list) -> list:
+    """One entry for a diagnostic that says the same thing about several layers (names joined)."""
+    out, seen = [], {}
+    for d in diags:
+        key = (d.rule, d.message, d.hint, str(d.measured), str(d.limit), d.severity)
+        if key in seen and d.layer:
+            first = seen[key]
+            first.layer = f"{first.layer}, {d.layer}"
+            continue
+        d = copy.copy(d)
+        seen[key] = d
+        out.append(d)
+    return out
