@@ -67,7 +67,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "threshold_low": Key(float, -1.0, max=0.0, help="floor of the membrane state in float units (< 0)"),
         "reset": Key(str, "subtract", ("subtract", "zero"), help="reset by subtraction or to zero"),
         "tau_mem": Key(float, 10.0, min=1e-6, help="lif: membrane time constant in time steps"),
-        "surrogate_alpha": Key(float, 2.0, min=0.0, help="steepness of the surrogate gradient below threshold"),
+        "surrogate_alpha": Key(float, 0.5, min=0.0, help="steepness of the surrogate gradient below threshold"),
     },
     "train": {
         "epochs": Key(int, 5, min=1, help="passes over the training split"),

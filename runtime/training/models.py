@@ -28,7 +28,7 @@ class SpikingLayer(nn.Module):
 
     def __init__(self, kind: str, in_features: int, out_features: int, kernel: int = 1, stride: int = 1,
                  padding: int = 0, pool: int = 1, threshold: float = 1.0, threshold_low: float = -1.0,
-                 reset: str = "subtract", tau_mem: float | None = None, alpha: float = 2.0, target: str = "speck2f",
+                 reset: str = "subtract", tau_mem: float | None = None, alpha: float = 0.5, target: str = "speck2f",
                  init_gain: float = 2.0):
         super().__init__()
         self.kind = kind
@@ -48,6 +48,7 @@ class SpikingLayer(nn.Module):
         self.tau_mem, self.alpha, self.target = tau_mem, alpha, target
         self.out_features = out_features
         self.last_stats: dict = {}
+        self.last_spikes: torch.Tensor | None = None
 
     def quant(self):
         """The layer's integer form now: scale and integer thresholds."""
@@ -84,6 +85,7 @@ class SpikingLayer(nn.Module):
             cur = F.linear(flat, w)
         cur = cur.reshape(b, t, *cur.shape[1:])
         s = run_neuron(cur, th, tl, self.reset, state_max, self.tau_mem, self.alpha)
+        self.last_spikes = s.detach()  # [B, T, ...] before pooling, for inspection and tests
         self.last_stats = {"in_events": x.sum() / b, "synops": x.sum() / b * self.fan_out(),
                            "rate": s.mean(), "out_events": s.sum() / b}
         if self.pool > 1:

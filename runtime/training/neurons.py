@@ -50,14 +50,14 @@ class _SpikeCount(torch.autograd.Function):
         return g * slope, None, None, None
 
 
-def spike_count(v: torch.Tensor, threshold: float, multi: bool = True, alpha: float = 2.0) -> torch.Tensor:
+def spike_count(v: torch.Tensor, threshold: float, multi: bool = True, alpha: float = 0.5) -> torch.Tensor:
     """Number of spikes a neuron at state ``v`` emits this step (see the module docstring)."""
     return _SpikeCount.apply(v, float(threshold), bool(multi), float(alpha))
 
 
 def iaf_step(v: torch.Tensor, current: torch.Tensor, threshold: float, threshold_low: float | None,
              reset: str = "subtract", state_max: float | None = None, decay: float | None = None,
-             alpha: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+             alpha: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """One time step of the neuron.  Returns ``(spikes, new_v)``.
 
     ``state_max`` saturates the state (integer mode: the int16 maximum); ``threshold_low`` floors it (None: no floor);
@@ -83,7 +83,7 @@ def iaf_step(v: torch.Tensor, current: torch.Tensor, threshold: float, threshold
 
 
 def run_neuron(current: torch.Tensor, threshold: float, threshold_low: float | None, reset: str = "subtract",
-               state_max: float | None = None, tau_mem: float | None = None, alpha: float = 2.0) -> torch.Tensor:
+               state_max: float | None = None, tau_mem: float | None = None, alpha: float = 0.5) -> torch.Tensor:
     """Run ``current`` of shape ``[B, T, ...]`` through the neuron from V = 0; return spikes of the same shape."""
     decay = None if tau_mem is None else math.exp(-1.0 / tau_mem)
     v = torch.zeros_like(current[:, 0])
