@@ -3,11 +3,16 @@
 Per time step and neuron (SPECK.md section 5, applied to the sum of the step's input instead of event by event)::
 
     V = V + I                      # I: the step's summed synaptic input
-    V = min(V, state_max)          # integer mode only: the int16 state saturates
     V = max(V, threshold_low)      # the floor
     n = floor(V / threshold) if V >= threshold else 0     # reset "subtract"
     n = 1 if V >= threshold else 0                        # reset "zero"
     V = V - n * threshold          # or V = 0 where n > 0
+    V = min(V, state_max)          # integer mode only: the int16 state saturates
+
+The step's sum is not saturated before the spikes are counted: on the chip each event fires as soon as it lifts the
+state to the threshold, so the state never climbs far above it; a per-step sum can, and saturating it would lose
+spikes the chip emits.  The integer thresholds are kept at most ``INT16_MAX - max weight`` (:mod:`.quant`), so the
+chip's own saturation never triggers in the regime above.
 
 Why ``floor(V / threshold)`` spikes per step: the chip emits at most one spike per *input event*, and a step can hold
 several input events.  With subtract reset, no bias and every weight below the threshold (training clips them so),
@@ -67,8 +72,6 @@ def iaf_step(v: torch.Tensor, current: torch.Tensor, threshold: float, threshold
     if decay is not None:
         v = v * decay
     v = v + current
-    if state_max is not None:
-        v = torch.clamp(v, max=state_max)
     if threshold_low is not None:
         v = torch.clamp(v, min=threshold_low)
     if reset == "subtract":
@@ -79,6 +82,8 @@ def iaf_step(v: torch.Tensor, current: torch.Tensor, threshold: float, threshold
         v = v * (1.0 - s.detach())
     else:
         raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+    if state_max is not None:
+        v = torch.clamp(v, max=state_max)
     return s, v
 
 

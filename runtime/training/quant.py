@@ -52,8 +52,8 @@ def derive_scale(weight: torch.Tensor, threshold: float, threshold_low: float, t
     cands = []
     if wmax > 0:
         cands.append(r["weight"][1] / wmax)
-    if threshold > 0:
-        cands.append(r["threshold"][1] / threshold)
+    if threshold > 0:  # the threshold stays a weight below the state maximum: the state never saturates
+        cands.append(min(r["threshold"][1], r["state"][1] - r["weight"][1]) / threshold)
     if threshold_low < 0:
         cands.append(-r["threshold"][0] / -threshold_low)
     return min(cands) if cands else 1.0
