@@ -9,9 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -307,26 +304,7 @@ def render_html(data: dict) -> str:
 
 
 def write_html(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    from .errors import SnncError
+    """Write ``text`` to ``path`` atomically."""
+    from .fileio import atomic_write
 
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SnncError(f"{path}: folder {folder} does not exist; create it or choose another -o path")
-    if path.is_dir():
-        raise SnncError(f"{path} is a folder; give a file name such as report.html")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, text)

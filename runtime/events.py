@@ -127,18 +127,10 @@ def load_events(path_or_array, shape=None, what: str | None = None) -> np.ndarra
 
 def save_events(path, events) -> None:
     """Write an event array to ``path`` (.npy) atomically."""
-    import os
-    import tempfile
+    from snnc.compiler.fileio import atomic_open
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".npy", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(events))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.save(f, np.asarray(events))
 
 
 def _image_chw(image, what: str) -> np.ndarray:

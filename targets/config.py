@@ -13,14 +13,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..compiler.chip import OUTPUT
+from ..compiler.fileio import atomic_write  # noqa: F401  (re-exported: callers import it from here)
 from ..compiler.errors import SnncError, _jsonable
 from .speck import get_target
 
@@ -313,36 +312,6 @@ def write_config(config: dict, path: str | Path) -> Path:
     load_config(config)
     text = dumps_config(config)
     return atomic_write(path, text.encode("utf-8"))
-
-
-def atomic_write(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SnncError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise SnncError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the permissions a plain open would
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise SnncError(f"cannot write {path}: {e.strerror or e}") from None
-        raise
-    return path
 
 
 # ------------------------------------------------------------------------------------------------ loading

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -31,29 +32,17 @@ def add_parser(sub):
 
 def write_npz(path, result) -> None:
     """Write the result atomically: a temporary file in the same folder, then rename."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
+    from snnc.compiler.fileio import atomic_open
 
     path = Path(path)
     arrays = {"output_events": result.output_events}
     for core, counts in result.spike_counts.items():
         arrays[f"spike_counts_core{core}"] = counts.astype(np.int64)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from snnc.compiler.errors import SnncError
     from snnc.runtime.simulator import Simulator
 
