@@ -17,7 +17,7 @@ Node names are the user's own: the torch module path (``features.3``) or the NIR
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Iterable
 
 import networkx as nx
