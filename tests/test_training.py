@@ -161,3 +161,49 @@ def test_regularizers_lower_activity(tmp_path):
         _, rows = train_model(cfg, progress=False)
         figures.append(rows[-1]["synops_per_sample"])
     assert figures[1] < figures[0]
+
+
+def test_event_file_dataset_trains_and_evaluates(tmp_path):
+    """A folder of .npy event files with labels.csv, binned into time steps, through training and the chip."""
+    from snnc.runtime.events import make_events, save_events
+
+    rng = np.random.default_rng(0)
+    lines = ["file,label"]
+    for i in range(12):
+        label = i % 2
+        n = 60
+        x = rng.integers(0, 4, n) + 4 * label  # class 0 on the left half, class 1 on the right half
+        ev = make_events(x, rng.integers(0, 8, n), np.sort(rng.integers(0, 4000, n)), rng.integers(0, 2, n))
+        save_events(tmp_path / f"s{i}.npy", ev)
+        lines.append(f"s{i}.npy,{label}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    toml = tmp_path / "ev.toml"
+    toml.write_text(f"""
+[dataset]
+kind = "events"
+path = "{tmp_path}"
+shape = [2, 8, 8]
+classes = 2
+train = [0, 7]
+eval = [8, 11]
+[encoding]
+kind = "events"
+timesteps = 4
+step_us = 1000
+[model]
+channels = [2]
+kernels = [3]
+[train]
+epochs = 3
+batch_size = 4
+threads = 1
+""")
+    pt = train_from_config(toml, progress=False)
+    res = evaluate(pt, toml)
+    assert res["samples"] == 4 and res["chip_accuracy"] is not None and res["agreement"] >= 0.5
+    ds = Dataset(parse_config({"dataset": {"kind": "events", "path": str(tmp_path), "shape": [2, 8, 8],
+                                           "classes": 2, "train": [0, 7], "eval": [8, 11]},
+                               "encoding": {"kind": "events", "timesteps": 4},
+                               "model": {"channels": [2], "kernels": [3]}}), "train")
+    fr = ds.frames([0, 1])
+    assert fr.shape == (2, 4, 2, 8, 8) and float(fr[0].sum()) == 60.0

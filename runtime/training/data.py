@@ -26,6 +26,8 @@ import torch
 from snnc.compiler.errors import SnncError
 from snnc.runtime.events import events_to_frames, load_events, poisson_events, saccade_events
 
+from .models import input_shape
+
 MNIST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -100,13 +102,13 @@ class Dataset:
             self._check_range(split, lo, hi, len(labels))
             self.images = imgs[lo: hi + 1]
             self.labels = labels[lo: hi + 1]
-            self.shape = (2, 34, 34) if self.enc == "saccade" else (1, 28, 28)
+            self.shape = input_shape(cfg)
         else:
             files, labels = load_event_folder(d["path"], d["shape"])
             self._check_range(split, lo, hi, len(labels))
             self.files = files[lo: hi + 1]
             self.labels = labels[lo: hi + 1]
-            self.shape = tuple(d["shape"])
+            self.shape = input_shape(cfg)
         self.first = lo
         n_cls = d["classes"]
         if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= n_cls):

@@ -122,12 +122,20 @@ def conv_out(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
 
 
+def input_shape(cfg) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the encoded input: MNIST 1x28x28 (Poisson) or 2x34x34 (saccades), else dataset.shape."""
+    d = cfg.dataset
+    if d["kind"] == "mnist":
+        return (2, 34, 34) if cfg.encoding["kind"] == "saccade" else (1, 28, 28)
+    return tuple(d["shape"])
+
+
 def build_model(cfg) -> SpikingNet:
     """Build the model a validated :class:`~.config.TrainConfig` describes."""
     m, n, d = cfg.model, cfg.neuron, cfg.dataset
     if m["kind"] == "resnet":
         raise SnncError("model.kind = 'resnet' is not available yet; use 'scnn'")
-    shape = (1, 28, 28) if d["kind"] == "mnist" else tuple(d["shape"])
+    shape = input_shape(cfg)
     common = dict(threshold=n["threshold"], threshold_low=n["threshold_low"], reset=n["reset"],
                   tau_mem=n["tau_mem"] if n["model"] == "lif" else None, alpha=n["surrogate_alpha"],
                   target=cfg.quantization["target"])
@@ -156,7 +164,7 @@ def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
     Leaky layers become ``sinabs.layers.LIFSqueeze`` (software only: the chip has no leaky neuron).
     """
     import sinabs.layers as sl
-    from sinabs.activation import MembraneReset, MembraneSubtract
+    from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
 
     mods: list[nn.Module] = []
     for i, layer in enumerate(net.layers):
@@ -176,8 +184,13 @@ def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
         with torch.no_grad():
             mod.weight.copy_(w)
         mods.append(mod)
-        reset = MembraneSubtract() if layer.reset == "subtract" else MembraneReset()
-        kw = dict(spike_threshold=torch.tensor(th), min_v_mem=tl, reset_fn=reset, num_timesteps=net.timesteps)
+        # per step: floor(V/threshold) spikes with subtract reset (MultiSpike), one with reset to zero (SingleSpike)
+        if layer.reset == "subtract":
+            reset, spike_fn = MembraneSubtract(), MultiSpike
+        else:
+            reset, spike_fn = MembraneReset(), SingleSpike
+        kw = dict(spike_threshold=torch.tensor(th), min_v_mem=tl, reset_fn=reset, spike_fn=spike_fn,
+                  num_timesteps=net.timesteps)
         if layer.tau_mem is None:
             mods.append(sl.IAFSqueeze(**kw))
         else:
