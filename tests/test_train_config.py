@@ -115,3 +115,15 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("snnc: error:") and "encoding.timesteps" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c.pt").exists()
+
+
+def test_a_model_that_cannot_fit_the_chip_is_refused_before_training(tmp_path, capsys):
+    from snnc.cli import main
+
+    f = tmp_path / "c.toml"
+    f.write_text(f'[dataset]\npath = "{MNIST}"\n[model]\nchannels = [12, 24]\nkernels = [3, 3]\npools = [2, 2]\n'
+                 'hidden = [96]\n')
+    assert main(["train", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit speck2f" in err and "kernel_memory" in err and "model.hidden[0]" in err
+    assert not (tmp_path / "c.pt").exists() and not (tmp_path / "c.csv").exists()

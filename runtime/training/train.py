@@ -190,6 +190,39 @@ def save_model(path: str | Path, cfg: TrainConfig, net: SpikingNet) -> Path:
     return path
 
 
+def check_fits(cfg: TrainConfig) -> None:
+    """Raise SnncError naming the first violation when the model ``cfg`` describes cannot go on the chip.
+
+    Skipped for leaky neurons (software-only experiments, refused by ``snnc compile`` anyway)."""
+    if cfg.neuron["model"] != "iaf":
+        return
+    import snnc
+
+    net = build_model(cfg)
+    result = snnc.check(export_sinabs(net, quantized=False), target=cfg.quantization["target"],
+                        input_shape=net.input_shape)
+    if not result.fits:
+        names = {}  # Sequential index -> what the TOML calls it
+        i = 0
+        for k, layer in enumerate(net.layers):
+            i += 1 if k == net.n_conv else 0  # the Flatten
+            if layer.kind == "conv":
+                names[str(i)] = f"conv layer {k + 1} (model.channels[{k}])"
+            elif k < len(net.layers) - 1:
+                names[str(i)] = f"hidden layer {k - net.n_conv + 1} (model.hidden[{k - net.n_conv}])"
+            else:
+                names[str(i)] = "the output layer"
+            i += 2 + (1 if layer.pool > 1 else 0)
+        errs = [d for d in result.diagnostics if d.severity == "error"]
+        if not errs:
+            raise SnncError(f"the model in [model] does not fit {cfg.quantization['target']} (see `snnc check`)")
+        d = errs[0]
+        where = ", ".join(names.get(n.strip(), n.strip()) for n in (d.layer or "").split(","))
+        raise SnncError(f"the model in [model] does not fit {cfg.quantization['target']}: [{d.rule}] {where}: "
+                        f"{d.message}" + (f"; {d.hint}" if d.hint else "")
+                        + (f" (and {len(errs) - 1} more violation(s))" if len(errs) > 1 else ""))
+
+
 def train_from_config(config_path: str | Path, output: str | Path | None = None, progress: bool = True,
                       log=None) -> Path:
     """Train from a TOML file; save the model to ``output`` (default: ``[output] model``); return its path."""
@@ -197,7 +230,6 @@ def train_from_config(config_path: str | Path, output: str | Path | None = None,
     if output is not None:
         cfg.output["model"] = Path(output)
         cfg.output["metrics"] = Path(output).with_suffix(".csv")
-    if cfg.model["kind"] != "scnn":
-        build_model(cfg)  # raises the clear error before any work
+    check_fits(cfg)  # before any training: the described model must fit the chip
     net, _ = train_model(cfg, progress=progress, log=log)
     return save_model(cfg.output["model"], cfg, net)

@@ -8,7 +8,7 @@ def add_parser(sub):
     p = sub.add_parser("train", help="train a spiking model with Speck's integer neurons from a TOML config",
                        description="Train the model a TOML configuration describes (dataset, encoding, model, neuron, "
                        "train, quantization, regularization, output; see docs/training.md) with the chip's own "
-                       "integer-and-fire neurons, log per-epoch metrics to a CSV, and save a model that "
+                       "integrate-and-fire neurons, log per-epoch metrics to a CSV, and save a model that "
                        "`snnc compile` loads without --trust.")
     p.add_argument("config", metavar="CONFIG.toml", help="the training configuration")
     p.add_argument("-o", "--output", metavar="MODEL.pt", default=None,
