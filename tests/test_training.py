@@ -207,3 +207,36 @@ threads = 1
                                "model": {"channels": [2], "kernels": [3]}}), "train")
     fr = ds.frames([0, 1])
     assert fr.shape == (2, 4, 2, 8, 8) and float(fr[0].sum()) == 60.0
+
+
+def test_resnet_block_runs_on_the_chip_as_trained(tmp_path):
+    """A residual block (two cores feeding one) in the exact regime: the simulator's spike counts are ours."""
+    cfg = parse_config({"dataset": {"path": str(MNIST), "eval": [8000, 8000]}, "encoding": {"timesteps": 4,
+                        "max_rate": 1.0}, "model": {"kind": "resnet", "channels": [2], "kernels": [3], "strides": [2],
+                                                    "pools": [2]}})
+    net = build_model(cfg)
+    assert net.roles == ["plain", "res_a", "res_b", "plain"]
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.copy_(torch.randint(0, 128, layer.weight.shape, generator=g).float())
+            layer.weight.view(-1)[0] = 127.0
+            layer.threshold, layer.threshold_low = 300.0, -300.0
+    path = save_model(tmp_path / "r.pt", cfg, net)
+    config = snnc.compile(snnc.load(path))
+    assert len(config["snnc"]["layers"]) == 4
+    sim = Simulator.from_config(config)
+    ds = Dataset(cfg, "eval")
+    ev = ds.events(0)
+    x = torch.from_numpy(events_to_frames(ev, ds.shape, ds.T, ds.duration_us)[None].astype(np.float32))
+    with torch.no_grad():
+        out = net(x, quantized=True)
+    res = sim.run(ev)
+    names = [entry["name"] for entry in config["snnc"]["layers"]]
+    assert names == ["0", "3.conv_a", "3.conv_b", "5"]  # conv, the block's two convs, the output layer
+    assert {"layer": 3, "pooling": 2} in config["snnc"]["layers"][0]["destinations"]  # the skip: core 0 -> output
+    for entry, layer in zip(config["snnc"]["layers"], net.layers):
+        ours = layer.last_spikes.sum(1)[0].numpy().reshape(res.spike_counts[entry["core"]].shape)
+        assert ours.sum() > 0
+        np.testing.assert_array_equal(ours.astype(np.int64), res.spike_counts[entry["core"]])
+    assert int(out.sum()) > 0

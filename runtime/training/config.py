@@ -53,7 +53,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "saccades": Key(int, 3, min=1, help="saccade: number of saccades per sample"),
     },
     "model": {
-        "kind": Key(str, "scnn", ("scnn", "resnet"), help="a spiking CNN, or a small spiking ResNet"),
+        "kind": Key(str, "scnn", ("scnn", "resnet"), help="a spiking CNN, or a small spiking ResNet (each conv "
+                    "layer followed by a residual block of two 3x3 convs)"),
         "channels": Key("ints", REQUIRED, min=1, help="output channels of each conv layer"),
         "kernels": Key("ints", REQUIRED, min=1, max=16, help="square kernel size of each conv layer"),
         "strides": Key("ints", None, min=1, help="stride of each conv layer (default 1)"),

@@ -62,6 +62,11 @@ def net_from_record(cfg: TrainConfig, record: dict) -> SpikingNet:
                                 "with")
             layer.weight.copy_(w)
             layer.threshold, layer.threshold_low = float(rec["threshold"]), float(rec["threshold_low"])
+            q = layer.quant()
+            if (q.threshold, q.threshold_low) != (rec["int_threshold"], rec["int_threshold_low"]):
+                raise SnncError(f"layer {i}: the saved integer thresholds ({rec['int_threshold']}, "
+                                f"{rec['int_threshold_low']}) do not follow from its saved float weights "
+                                f"({q.threshold}, {q.threshold_low}); was the file edited?")
     return net
 
 

@@ -96,26 +96,57 @@ class SpikingLayer(nn.Module):
 
 
 class SpikingNet(nn.Module):
-    """A sequence of :class:`SpikingLayer`; a flatten sits before the first linear layer."""
+    """A sequence of :class:`SpikingLayer`; a flatten sits before the first linear layer.
+
+    ``roles`` marks residual blocks (model.kind = "resnet"): a ``"res_a"`` layer takes the output ``x`` of the layer
+    before it, the ``"res_b"`` layer after it takes res_a's spikes, and the block's output is ``res_b + x`` -- on the
+    chip, two cores sending their spikes to the same destination core.
+    """
 
     def __init__(self, layers: list[SpikingLayer], input_shape: tuple[int, int, int], n_conv: int,
-                 timesteps: int):
+                 timesteps: int, roles: list[str] | None = None):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_shape = tuple(input_shape)
         self.n_conv = n_conv
         self.timesteps = timesteps
+        self.roles = list(roles) if roles is not None else ["plain"] * len(layers)
 
     def forward(self, x: torch.Tensor, quantized: bool = False) -> torch.Tensor:
         """``x``: input spikes ``[B, T, C, H, W]``; returns output spikes ``[B, T, classes]``."""
-        for i, layer in enumerate(self.layers):
+        skip = None
+        for i, (layer, role) in enumerate(zip(self.layers, self.roles)):
             if i == self.n_conv:
                 x = x.reshape(x.shape[0], x.shape[1], -1)
-            x = layer(x, quantized)
+            if role == "res_a":
+                skip = x
+                x = layer(x, quantized)
+            elif role == "res_b":
+                x = layer(x, quantized) + skip
+            else:
+                x = layer(x, quantized)
         return x
 
     def stats(self) -> list[dict]:
         return [layer.last_stats for layer in self.layers]
+
+
+class SpikingResidual(nn.Module):
+    """The exported form of a residual block: ``merge(iaf_b(conv_b(iaf_a(conv_a(x)))), x)``.
+
+    Plain torch and sinabs layers inside; ``torch.fx`` traces ``forward`` and the compiler turns ``merge`` into an
+    addition (two cores feeding one).
+    """
+
+    def __init__(self, conv_a: nn.Module, iaf_a: nn.Module, conv_b: nn.Module, iaf_b: nn.Module):
+        super().__init__()
+        import sinabs.layers as sl
+
+        self.conv_a, self.iaf_a, self.conv_b, self.iaf_b = conv_a, iaf_a, conv_b, iaf_b
+        self.merge = sl.Merge()
+
+    def forward(self, x):
+        return self.merge(self.iaf_b(self.conv_b(self.iaf_a(self.conv_a(x)))), x)
 
 
 def conv_out(size: int, k: int, s: int, p: int) -> int:
@@ -133,13 +164,11 @@ def input_shape(cfg) -> tuple[int, int, int]:
 def build_model(cfg) -> SpikingNet:
     """Build the model a validated :class:`~.config.TrainConfig` describes."""
     m, n, d = cfg.model, cfg.neuron, cfg.dataset
-    if m["kind"] == "resnet":
-        raise SnncError("model.kind = 'resnet' is not available yet; use 'scnn'")
     shape = input_shape(cfg)
     common = dict(threshold=n["threshold"], threshold_low=n["threshold_low"], reset=n["reset"],
                   tau_mem=n["tau_mem"] if n["model"] == "lif" else None, alpha=n["surrogate_alpha"],
                   target=cfg.quantization["target"])
-    layers = []
+    layers, roles = [], []
     c, h, w = shape
     for i, (f, k, s, p, pool) in enumerate(zip(m["channels"], m["kernels"], m["strides"], m["paddings"],
                                                 m["pools"])):
@@ -150,12 +179,19 @@ def build_model(cfg) -> SpikingNet:
         if pool > 1 and (oh < pool or ow < pool):
             raise SnncError(f"model.pools[{i}] = {pool} is larger than the {oh}x{ow} map it pools")
         layers.append(SpikingLayer("conv", c, f, k, s, p, pool, **common))
+        roles.append("plain")
         c, h, w = f, oh // pool, ow // pool
+        if m["kind"] == "resnet":  # a residual block of two 3x3 convs (padding 1) keeping the shape
+            layers += [SpikingLayer("conv", c, c, 3, 1, 1, 1, **common), SpikingLayer("conv", c, c, 3, 1, 1, 1,
+                                                                                          **common)]
+            roles += ["res_a", "res_b"]
     feat = c * h * w
     for hsize in list(m["hidden"]) + [d["classes"]]:
         layers.append(SpikingLayer("linear", feat, hsize, **common))
+        roles.append("plain")
         feat = hsize
-    return SpikingNet(layers, shape, len(m["channels"]), cfg.encoding["timesteps"])
+    n_conv = sum(1 for layer in layers if layer.kind == "conv")
+    return SpikingNet(layers, shape, n_conv, cfg.encoding["timesteps"], roles)
 
 
 def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
@@ -167,7 +203,8 @@ def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
     from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
 
     mods: list[nn.Module] = []
-    for i, layer in enumerate(net.layers):
+    pending: list[nn.Module] = []  # conv_a, iaf_a of an open residual block
+    for i, (layer, role) in enumerate(zip(net.layers, net.roles)):
         if i == net.n_conv:
             mods.append(nn.Flatten())
         if quantized:
@@ -183,7 +220,6 @@ def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
             mod = nn.Linear(w.shape[1], w.shape[0], bias=False)
         with torch.no_grad():
             mod.weight.copy_(w)
-        mods.append(mod)
         # per step: floor(V/threshold) spikes with subtract reset (MultiSpike), one with reset to zero (SingleSpike)
         if layer.reset == "subtract":
             reset, spike_fn = MembraneSubtract(), MultiSpike
@@ -192,9 +228,16 @@ def export_sinabs(net: SpikingNet, quantized: bool = True) -> nn.Sequential:
         kw = dict(spike_threshold=torch.tensor(th), min_v_mem=tl, reset_fn=reset, spike_fn=spike_fn,
                   num_timesteps=net.timesteps)
         if layer.tau_mem is None:
-            mods.append(sl.IAFSqueeze(**kw))
+            neuron = sl.IAFSqueeze(**kw)
         else:
-            mods.append(sl.LIFSqueeze(tau_mem=torch.tensor(float(layer.tau_mem)), **kw))
+            neuron = sl.LIFSqueeze(tau_mem=torch.tensor(float(layer.tau_mem)), **kw)
+        if role == "res_a":
+            pending = [mod, neuron]
+            continue
+        if role == "res_b":
+            mods.append(SpikingResidual(pending[0], pending[1], mod, neuron))
+            continue
+        mods += [mod, neuron]
         if layer.pool > 1:
             mods.append(sl.SumPool2d(layer.pool))
     return nn.Sequential(*mods)

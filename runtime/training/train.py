@@ -202,9 +202,9 @@ def check_fits(cfg: TrainConfig) -> None:
     result = snnc.check(export_sinabs(net, quantized=False), target=cfg.quantization["target"],
                         input_shape=net.input_shape)
     if not result.fits:
-        names = {}  # Sequential index -> what the TOML calls it
+        names = {}  # Sequential index -> what the TOML calls it (plain SCNNs; a ResNet keeps torch's names)
         i = 0
-        for k, layer in enumerate(net.layers):
+        for k, layer in enumerate(net.layers if set(net.roles) == {"plain"} else []):
             i += 1 if k == net.n_conv else 0  # the Flatten
             if layer.kind == "conv":
                 names[str(i)] = f"conv layer {k + 1} (model.channels[{k}])"
