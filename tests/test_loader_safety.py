@@ -98,7 +98,7 @@ def _file(name, data):
     (_file("empty.pt", b""), "the file is empty"),
     (_file("junk.pt", bytes(range(256)) * 3), "not a readable torch model file"),
     (_file("junk.nir", b"not hdf5"), "not a readable NIR file"),
-    (_file("m.onnx", b"x"), "ONNX models are not supported yet"),
+    (_file("m.onnx", b"x"), "not a readable ONNX model"),
 ])
 def test_bad_files_give_one_line_naming_the_file(tmp_path, make, words):
     path = make(tmp_path)

@@ -1,7 +1,7 @@
 """Read a model (a file or an in-memory object) into the graph IR, safely.
 
-``load_model`` dispatches on the file extension: ``.pt`` / ``.pth`` (torch), ``.nir`` (NIR), ``.onnx`` (refused
-for now, clearly).  It also takes an ``nn.Module`` or a ``nir.NIRGraph`` object directly.
+``load_model`` dispatches on the file extension: ``.pt`` / ``.pth`` (torch), ``.nir`` (NIR), ``.onnx`` (an ANN;
+its ReLUs become neurons with ``--convert-ann``).  It also takes an ``nn.Module`` or a ``nir.NIRGraph`` object directly.
 
 Loading a ``.pt`` file means unpickling, and unpickling can run code.  So before torch sees the file, the pickle's
 opcode stream is *read without executing it* to list every class and function it names; each one must be on the
@@ -126,14 +126,19 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
     suffix = path.suffix.lower()
     if suffix not in TORCH_SUFFIXES + NIR_SUFFIXES + ONNX_SUFFIXES:
         raise SnncError(f"{path}: unknown model format {suffix or '(no extension)'!r}; snnc reads .pt/.pth "
-                        "(torch.save of the whole model) and .nir (NIR) files")
+                        "(torch.save of the whole model), .nir (NIR) and .onnx (ANN, with --convert-ann) files")
     if path.stat().st_size == 0:
         raise SnncError(f"{path}: the file is empty; was it written completely?")
     if suffix in ONNX_SUFFIXES:
-        raise SnncError(f"{path}: ONNX models are not supported yet; export the model to NIR (.nir) or save the "
-                        "torch model with torch.save(model, 'model.pt')")
+        from .onnx_frontend import from_onnx, read_onnx
 
-    if suffix in TORCH_SUFFIXES:
+        try:
+            graph = from_onnx(read_onnx(path), input_shape=shape, name=path.stem)
+        except SnncError as e:
+            msg = str(e)
+            raise SnncError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+        fmt = "onnx"
+    elif suffix in TORCH_SUFFIXES:
         from .torch_frontend import from_torch
 
         module, saved_shape = load_torch_file(path, trust=trust)

@@ -6,7 +6,7 @@ from snnc.compiler.pipeline import CompileOptions
 
 
 def add_model_options(p) -> None:
-    p.add_argument("model", metavar="MODEL", help="model file: .pt (torch.save of a module), .nir")
+    p.add_argument("model", metavar="MODEL", help="model file: .pt (torch.save of a module), .nir (NIR graph) or .onnx (an ANN; with --convert-ann)")
     p.add_argument("--target", default="speck2f", help="chip: speck2f (default), speck2e, or a device name such "
                    "as speck2fmodule (see `snnc targets`)")
     p.add_argument("--input-shape", metavar="C,H,W", help="input shape; needed for torch models that do not store "
