@@ -90,12 +90,17 @@ def rule_threshold_shared(graph: Graph, target, d: Diagnostics) -> None:
                         measured=[float(a.min()), float(a.max())], limit="one value per layer")
 
 
-def rule_spike_mode(graph: Graph, target, d: Diagnostics) -> None:
-    multi = [n for n in graph.node_names() if isinstance(graph[n], IAF) and graph[n].spike_mode == "multi"]
-    if multi:
-        d.warning("spike_mode", ", ".join(multi), "these layers emit several spikes per time step in simulation "
-                  "(MultiSpike); the chip emits at most one spike per input event", "train with SingleSpike or "
-                  "`snnc train` to match the chip", measured="multi", limit="single")
+def rule_spike_mode(chip: ChipModel, target, d: Diagnostics) -> None:
+    """MultiSpike layers (sinabs' default) emit floor(V / threshold) spikes per step in software; the chip emits at
+    most one per input event.  The two agree while no single weight exceeds the threshold (then V stays below twice
+    the threshold after any one event), so warn only about layers where a weight does."""
+    bad = [layer.name for layer in chip.layers
+           if layer.spike_mode == "multi" and layer.threshold_high > 0 and layer.weight.max() > layer.threshold_high]
+    if bad:
+        d.warning("spike_mode", ", ".join(bad), "these layers emit several spikes per step in simulation "
+                  "(MultiSpike) and have weights above the threshold; the chip emits at most one spike per input "
+                  "event, so it will fire less", "keep weights below the threshold (the default clipping does) or "
+                  "train with SingleSpike", measured="multi", limit="single")
 
 
 def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dvs_input: bool) -> None:
@@ -111,8 +116,7 @@ def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dv
                 "use input pooling 1, 2 or 4", measured=chip.input_pooling, limit=list(target.poolings))
 
 
-GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared,
-                               rule_spike_mode]
+GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared]
 
 
 def check_graph(graph: Graph, target) -> Diagnostics:
@@ -261,6 +265,7 @@ def rule_layer_count(chip: ChipModel, t, d: Diagnostics) -> None:
 def check_chip(chip: ChipModel, target) -> Diagnostics:
     d = Diagnostics()
     rule_layer_count(chip, target, d)
+    rule_spike_mode(chip, target, d)
     for layer in chip.layers:
         for rule in LAYER_RULES:
             rule(layer, target, d)

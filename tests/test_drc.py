@@ -157,3 +157,14 @@ def test_avgpool_batchnorm_and_flatten_are_lowered():
     assert np.allclose(fc.weight, 0.1 / 4)  # 1/k^2 of the average pooling moved into the next weights
     assert r.chip.layers[0].destinations[0].pooling == 2
     assert "bn" in r.chip.layers[0].sources
+
+
+def test_multispike_warning_only_when_a_weight_exceeds_the_threshold():
+    def g():
+        return model(Conv2d("c", weight=np.full((2, 2, 1, 1), 1.5)), IAF("s", threshold=1.0, spike_mode="multi"),
+                     shape=(2, 4, 4))
+
+    r = run_pipeline(g(), CompileOptions(clip=False))
+    assert [(w.rule, w.layer) for w in r.diagnostics.warnings] == [("spike_mode", "c")]
+    r = run_pipeline(g(), CompileOptions())  # clipped to the threshold: MultiSpike and the chip agree
+    assert "spike_mode" not in {w.rule for w in r.diagnostics.warnings}
