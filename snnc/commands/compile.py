@@ -63,7 +63,10 @@ def run(args) -> int:
     elif not args.quiet:
         print(format_report(result, source=args.model))
         cores = sorted(layer.core for layer in result.chip.layers)
-        print(f"wrote {out} ({len(cores)} cores: {', '.join(map(str, cores))}; quantization {options.quantize})")
+        policies = sorted({layer.quant_report.get("policy", options.quantize) for layer in result.chip.layers})
+        how = ("already integer, kept at scale 1" if policies == ["integer"]
+               else f"quantization {', '.join(policies)}")
+        print(f"wrote {out} ({len(cores)} cores: {', '.join(map(str, cores))}; {how})")
         if args.flash_binary:
             print(f"wrote {args.flash_binary} (flash image)")
     return 0
