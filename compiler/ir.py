@@ -344,13 +344,24 @@ class Add(Node):
 
 @dataclass
 class Unsupported(Node):
-    """A layer the frontend understood the name of but the chip cannot run (rule ``unsupported_layer``)."""
+    """A layer the frontend understood the name of but the chip cannot run (rule ``unsupported_layer``).
+
+    ``shape``: its output shape when the frontend could find it out; without it the input shape passes through (so
+    that a MaxPool2d, which changes the shape, does not make the *next* layer fail with a misleading message).
+    """
 
     op: str = ""
     detail: str = ""
+    shape: tuple | None = None
     kind = "Unsupported"
 
+    def __post_init__(self):
+        if self.shape is not None:
+            self.shape = tuple(int(s) for s in self.shape)
+
     def out_shape(self, in_shapes):
+        if self.shape is not None:
+            return self.shape
         return tuple(in_shapes[0]) if len(in_shapes) == 1 else ()
 
     def describe(self):

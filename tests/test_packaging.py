@@ -1,4 +1,5 @@
 """The built wheel installs snnc.compiler / snnc.targets / snnc.runtime (no generic top-level names) and runs."""
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -8,8 +9,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_has_the_mapped_packages_and_runs(tmp_path):
+    # build from a copy: an in-place build would leave build/ and *.egg-info in the checkout
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__",
+                                                             ".hypothesis", ".pytest_cache", "*.pt", "*.npy"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, timeout=300)
+                    str(tmp_path), str(src)], check=True, timeout=300)
     (wheel,) = tmp_path.glob("snnc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "snnc/compiler/ir.py" in names and "snnc/targets/speck.py" in names

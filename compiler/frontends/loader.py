@@ -32,10 +32,9 @@ import re
 import zipfile
 from pathlib import Path
 
-from dataclasses import dataclass
 
 from ..errors import SnncError
-from ..ir import Graph, Unsupported
+from ..ir import Graph
 
 TORCH_SUFFIXES = (".pt", ".pth")
 NIR_SUFFIXES = (".nir",)
@@ -48,24 +47,6 @@ _ALLOWED_PREFIXES = (
     ("sinabs.activation.", "class"),
     ("snnc.runtime.training.", "module"),
 )
-
-
-@dataclass
-class UnsupportedLayer(Unsupported):
-    """An ``Unsupported`` node that also knows its output shape (when the frontend could find it out).
-
-    Without it, shape inference would pass the input shape through, and a layer that changes the shape (MaxPool2d)
-    would make the *next* layer fail validation with a misleading message.  ``kind`` stays ``"Unsupported"``.
-    """
-
-    shape: tuple | None = None
-
-    def __post_init__(self):
-        if self.shape is not None:
-            self.shape = tuple(int(s) for s in self.shape)
-
-    def out_shape(self, in_shapes):
-        return self.shape if self.shape is not None else super().out_shape(in_shapes)
 
 
 # ------------------------------------------------------------------------------------------------------------------

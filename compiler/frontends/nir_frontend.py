@@ -23,8 +23,8 @@ import networkx as nx
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import IAF, LIF, Add, AvgPool, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool
-from .loader import UnsupportedLayer, parse_shape
+from ..ir import IAF, LIF, Add, AvgPool, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool, Unsupported
+from .loader import parse_shape
 
 
 def read_nir(path) -> "object":
@@ -177,7 +177,7 @@ def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
     if isinstance(node, nir.Conv2d):
         padding, why = _conv_padding(node, nid)
         if why:
-            return UnsupportedLayer(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
+            return Unsupported(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
         w = _a(node.weight)
         bias = None if node.bias is None else np.broadcast_to(_a(node.bias), (w.shape[0],)).copy()
         return Conv2d(nid, weight=w, bias=bias, stride=_pair(node.stride), padding=padding,
@@ -196,7 +196,7 @@ def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
         if k == 1 or (start == 0 and end == k - 1):
             return Flatten(nid)
         out = in_shape[:start] + (int(np.prod(in_shape[start:end + 1])),) + in_shape[end + 1:]
-        return UnsupportedLayer(nid, op="Flatten", detail=f"start_dim={node.start_dim}, end_dim={node.end_dim} "
+        return Unsupported(nid, op="Flatten", detail=f"start_dim={node.start_dim}, end_dim={node.end_dim} "
                                 "keeps some axes; only flattening everything is supported", shape=out)
     if isinstance(node, nir.IF):
         thr = _neuron_array(node.v_threshold, in_shape, "v_threshold", nid)
@@ -204,7 +204,7 @@ def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
         if not np.all(r == 1):
             why = _fold_r(nid, r, in_shape, graph, inputs_of, consumers, feeds)
             if why:
-                return UnsupportedLayer(nid, op="IF", detail=why)
+                return Unsupported(nid, op="IF", detail=why)
         return IAF(nid, threshold=thr, threshold_low=None, reset="subtract", spike_mode="single")
     if isinstance(node, nir.LIF):
         return LIF(nid, tau_mem=_a(node.tau), threshold=_neuron_array(node.v_threshold, in_shape, "v_threshold", nid),
@@ -215,7 +215,7 @@ def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
         "CubaLIF": "current-based LIF (synaptic current and leak); the chip's neurons are IF",
         "NIRGraph": "a nested subgraph; flatten the graph before export",
     }
-    return UnsupportedLayer(nid, op=kind, detail=details.get(kind, ""), shape=_declared_shape(node, "output"))
+    return Unsupported(nid, op=kind, detail=details.get(kind, ""), shape=_declared_shape(node, "output"))
 
 
 def _fold_r(nid, r, shape, graph, inputs_of, consumers, feeds) -> str | None:

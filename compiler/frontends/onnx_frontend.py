@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU
+from ..ir import Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, Unsupported
 
 
 def read_onnx(path: Path):
@@ -62,9 +62,7 @@ def _value_shapes(model) -> dict[str, tuple]:
 
 
 def _unsupported(name, op, detail, out_tensor, shapes):
-    from .loader import UnsupportedLayer
-
-    return UnsupportedLayer(name, op=op, detail=detail, shape=shapes.get(out_tensor))
+    return Unsupported(name, op=op, detail=detail, shape=shapes.get(out_tensor))
 
 
 def from_onnx(model, input_shape=None, name: str = "model") -> Graph:

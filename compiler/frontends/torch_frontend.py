@@ -26,8 +26,9 @@ import operator
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
-from .loader import UnsupportedLayer, parse_shape
+from ..ir import (IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool,
+                  Unsupported)
+from .loader import parse_shape
 
 _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Identity")
 
@@ -44,7 +45,7 @@ def _is_sinabs(m) -> bool:
 # one handler per layer type: (name, module, in_shape) -> Node
 def _conv2d(name, m, in_shape):
     if m.padding_mode != "zeros":
-        return UnsupportedLayer(name, op="Conv2d", detail=f"padding_mode={m.padding_mode!r}: the chip pads with "
+        return Unsupported(name, op="Conv2d", detail=f"padding_mode={m.padding_mode!r}: the chip pads with "
                                 "zeros only; use padding_mode='zeros'")
     kh, kw = m.kernel_size
     dy, dx = m.dilation
@@ -55,7 +56,7 @@ def _conv2d(name, m, in_shape):
         else:  # 'same' (torch allows it with stride 1 only)
             total = (dy * (kh - 1), dx * (kw - 1))
             if total[0] % 2 or total[1] % 2:
-                return UnsupportedLayer(name, op="Conv2d", detail=f"padding='same' with kernel {kh}x{kw} pads "
+                return Unsupported(name, op="Conv2d", detail=f"padding='same' with kernel {kh}x{kw} pads "
                                         "unevenly; use an odd kernel or give the padding as numbers")
             padding = (total[0] // 2, total[1] // 2)
     return Conv2d(name, weight=_np(m.weight), bias=None if m.bias is None else _np(m.bias), stride=m.stride,
@@ -68,7 +69,7 @@ def _linear(name, m, in_shape):
 
 def _batchnorm(name, m, in_shape):
     if m.running_mean is None or m.running_var is None:
-        return UnsupportedLayer(name, op=type(m).__name__, detail="no running statistics (track_running_stats="
+        return Unsupported(name, op=type(m).__name__, detail="no running statistics (track_running_stats="
                                 "False), so it cannot be folded; train with track_running_stats=True")
     return BatchNorm(name, mean=_np(m.running_mean), var=_np(m.running_var),
                      weight=None if m.weight is None else _np(m.weight),
@@ -77,25 +78,25 @@ def _batchnorm(name, m, in_shape):
 
 def _avgpool(name, m, in_shape):
     if m.ceil_mode:
-        return UnsupportedLayer(name, op="AvgPool2d", detail="ceil_mode=True; use ceil_mode=False")
+        return Unsupported(name, op="AvgPool2d", detail="ceil_mode=True; use ceil_mode=False")
     if m.divisor_override is not None:
-        return UnsupportedLayer(name, op="AvgPool2d", detail="divisor_override is set; remove it")
+        return Unsupported(name, op="AvgPool2d", detail="divisor_override is set; remove it")
     if not m.count_include_pad and m.padding not in (0, (0, 0)):
-        return UnsupportedLayer(name, op="AvgPool2d", detail="count_include_pad=False with padding; use "
+        return Unsupported(name, op="AvgPool2d", detail="count_include_pad=False with padding; use "
                                 "count_include_pad=True or no padding")
     return AvgPool(name, kernel=m.kernel_size, stride=m.stride, padding=m.padding)
 
 
 def _sumpool(name, m, in_shape):
     if getattr(m, "ceil_mode", False):
-        return UnsupportedLayer(name, op="SumPool2d", detail="ceil_mode=True; use ceil_mode=False")
+        return Unsupported(name, op="SumPool2d", detail="ceil_mode=True; use ceil_mode=False")
     return SumPool(name, kernel=m.kernel_size, stride=m.stride)
 
 
 def _flatten(name, m, in_shape):
     if m.start_dim == 1 and m.end_dim == -1:
         return Flatten(name)
-    return UnsupportedLayer(name, op="Flatten", detail=f"start_dim={m.start_dim}, end_dim={m.end_dim}; only "
+    return Unsupported(name, op="Flatten", detail=f"start_dim={m.start_dim}, end_dim={m.end_dim}; only "
                             "Flatten(start_dim=1) is supported")
 
 
@@ -118,30 +119,30 @@ def _spiking_params(name, m, shape):
     """threshold, threshold_low, reset, spike_mode of a sinabs LIF/IAF; or an Unsupported node."""
     op = type(m).__name__
     if getattr(m, "tau_syn", None) is not None or getattr(m, "alpha_syn", None) is not None:
-        return UnsupportedLayer(name, op=op, detail="has a synaptic current (tau_syn); the chip's neurons have "
+        return Unsupported(name, op=op, detail="has a synaptic current (tau_syn); the chip's neurons have "
                                 "none, use tau_syn=None")
     if m.spike_threshold is None:
-        return UnsupportedLayer(name, op=op, detail="has no spike_threshold")
+        return Unsupported(name, op=op, detail="has no spike_threshold")
     try:
         thr = _per_layer_or_neuron(m.spike_threshold, shape, "spike_threshold")
         low = None if m.min_v_mem is None else _per_layer_or_neuron(m.min_v_mem, shape, "min_v_mem")
     except ValueError as e:
-        return UnsupportedLayer(name, op=op, detail=str(e))
+        return Unsupported(name, op=op, detail=str(e))
 
     reset_fn, reset_name = m.reset_fn, type(m.reset_fn).__name__
     if reset_name == "MembraneSubtract":
         sv = getattr(reset_fn, "subtract_value", None)
         if sv is not None and not (thr.ndim == 0 and float(sv) == float(thr)):
-            return UnsupportedLayer(name, op=op, detail=f"MembraneSubtract(subtract_value={sv}) differs from the "
+            return Unsupported(name, op=op, detail=f"MembraneSubtract(subtract_value={sv}) differs from the "
                                     "threshold; the chip subtracts the threshold, use subtract_value=None")
         reset = "subtract"
     elif reset_name == "MembraneReset":
         if float(getattr(reset_fn, "reset_value", 0.0)) != 0.0:
-            return UnsupportedLayer(name, op=op, detail=f"MembraneReset(reset_value={reset_fn.reset_value}); the "
+            return Unsupported(name, op=op, detail=f"MembraneReset(reset_value={reset_fn.reset_value}); the "
                                     "chip resets to 0 only")
         reset = "zero"
     else:
-        return UnsupportedLayer(name, op=op, detail=f"reset_fn {reset_name} is not MembraneSubtract or "
+        return Unsupported(name, op=op, detail=f"reset_fn {reset_name} is not MembraneSubtract or "
                                 "MembraneReset")
 
     spike_fn = m.spike_fn
@@ -153,7 +154,7 @@ def _spiking_params(name, m, shape):
     elif spike_name == "MaxSpike" and int(getattr(spike_fn, "max_num_spikes_per_bin", 0) or 0) == 1:
         mode = "single"
     else:
-        return UnsupportedLayer(name, op=op, detail=f"spike_fn {spike_name} is not MultiSpike, SingleSpike or "
+        return Unsupported(name, op=op, detail=f"spike_fn {spike_name} is not MultiSpike, SingleSpike or "
                                 "MaxSpike(1)")
     return thr, low, reset, mode
 
@@ -412,7 +413,7 @@ def _functional(lname, n, tname, srcs, shapes, ir_name):
     if is_add:
         if len(srcs) == 2 and n.kwargs.get("alpha", 1) == 1:
             return Add(lname)
-        return UnsupportedLayer(lname, op="add", detail="adds a constant or a scaled tensor; only sums of two "
+        return Unsupported(lname, op="add", detail="adds a constant or a scaled tensor; only sums of two "
                                 "layer outputs (residual connections) are supported", shape=in_shapes[0])
     if target in (torch.relu, F.relu) or (n.op == "call_method" and tname in ("relu", "relu_")):
         return ReLU(lname)
@@ -421,9 +422,9 @@ def _functional(lname, n, tname, srcs, shapes, ir_name):
     if target is torch.flatten or (n.op == "call_method" and tname in _FLATTEN_METHODS):
         if _flattens_all_but_batch(n, tname, in_shapes[0]):
             return Flatten(lname)
-        return UnsupportedLayer(lname, op=tname, detail="reshapes other than flattening all but the batch axis "
+        return Unsupported(lname, op=tname, detail="reshapes other than flattening all but the batch axis "
                                 "are not supported")
-    return UnsupportedLayer(lname, op=tname, detail="a function call in forward() that snnc does not map")
+    return Unsupported(lname, op=tname, detail="a function call in forward() that snnc does not map")
 
 
 def _flattens_all_but_batch(n, tname, in_shape) -> bool:
@@ -445,7 +446,7 @@ def _unsupported_module(lname, m, in_shapes):
     if not detail and len(in_shapes) != 1:
         detail = f"takes {len(in_shapes)} inputs"
     shape = _shape_by_running(copy.deepcopy(m).eval(), in_shapes)
-    return UnsupportedLayer(lname, op=op, detail=detail, shape=shape)
+    return Unsupported(lname, op=op, detail=detail, shape=shape)
 
 
 def _infer_input_shape(placeholder, modules):
