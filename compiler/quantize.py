@@ -71,7 +71,7 @@ def sinabs_scale(values: np.ndarray, bits: int) -> np.float32:
     mn, mx = v.min(), v.max()
     ratio = abs(lo / hi)
     # torch evaluates ``number / tensor`` as ``reciprocal(tensor) * number`` in float32; do the same, bit for bit
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # tiny values: inf, as torch gives
         if abs(mn) <= abs(mx) * np.float32(ratio):
             return np.float32(abs((np.float32(1) / mx) * np.float32(hi)))
         return np.float32(abs((np.float32(1) / mn) * np.float32(lo)))
