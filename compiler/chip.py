@@ -25,9 +25,6 @@ class Destination:
     pooling_shape: tuple[int, int] | None = None  # (ky, kx) as the model had it; may be non-square (a violation)
     pooling_stride: tuple[int, int] | None = None
 
-    def to_json(self) -> dict:
-        return {"layer": self.target, "pooling": self.pooling}
-
 
 @dataclass
 class ChipLayer:

@@ -17,7 +17,7 @@ Node names are the user's own: the torch module path (``features.3``) or the NIR
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable
 
 import networkx as nx
@@ -368,10 +368,6 @@ class Unsupported(Node):
         return f"Unsupported {self.op}" + (f" ({self.detail})" if self.detail else "")
 
 
-NODE_TYPES = {cls.kind: cls for cls in (Input, Output, Conv2d, Linear, BatchNorm, SumPool, AvgPool, Flatten, IAF, LIF,
-                                          ReLU, Add, Unsupported)}
-
-
 class Graph:
     """A directed graph of nodes on networkx.  Node keys are the nodes' names.
 
@@ -525,7 +521,3 @@ def sequential(nodes: list[Node], name: str = "model") -> Graph:
         g.add(node, [prev] if prev is not None else [])
         prev = node.name
     return g
-
-
-def node_fields(node: Node) -> dict:
-    return {f.name: getattr(node, f.name) for f in fields(node)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chip import OUTPUT, ChipLayer, ChipModel, Destination
-from ..ir import IAF, Add, Conv2d, Graph, Input, Output, SumPool
+from ..ir import IAF, Add, Conv2d, Graph, Output, SumPool
 
 
 def _neuron_after(g: Graph, conv: str) -> IAF | None:
@@ -98,7 +98,3 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
     return ChipModel(layers=layers, input_shape=tuple(shape), input_targets=sorted(set(input_targets)),
                      input_name=inputs[0] if inputs else "input", input_pooling=input_pooling,
                      meta={"input_pool_names": input_pool_names})
-
-
-def _is_input(g: Graph, name: str) -> bool:  # pragma: no cover - small helper kept for readability
-    return isinstance(g[name], Input)
