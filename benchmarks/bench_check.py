@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.targets.compile import CompileOptions, run_pipeline
 
     model = nine_layer_model()
     with tempfile.TemporaryDirectory() as tmp:

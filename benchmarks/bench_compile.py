@@ -56,7 +56,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.targets.compile import CompileOptions, run_pipeline
     from snnc.targets.config import build_config, write_config
 
     model = nine_core_model()

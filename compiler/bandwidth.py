@@ -9,7 +9,7 @@ input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the bo
 * Static (:func:`static_estimate`): from an input event rate, rates are propagated layer by layer; a layer emits
   ``activity`` output spikes per input event it receives (a stated default, or measured), divided by its output
   decimator ratio.
-* Measured (:func:`measure`): the model is quantized and written to a configuration in memory, the bit-accurate
+* Measured (``snnc.runtime.measure.measure``, which runs the simulator; :class:`Measurement` holds its counts): the model is quantized and written to a configuration in memory, the bit-accurate
   simulator runs the events, and every core's exact synaptic operations are counted: total, mean rate over the
   input's duration and peak rates over sliding 1 ms and 10 ms windows of input time.
 * Check (:func:`analyze`): a core whose rate exceeds its limit (``targets/speck.py`` ``Core.synops_limit``,
@@ -18,7 +18,6 @@ input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the bo
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -154,8 +153,8 @@ def _sources(chip: ChipModel) -> dict[int, list[int]]:
     src: dict[int, list[int]] = {i: [] for i in range(len(chip.layers))}
     for i, layer in enumerate(chip.layers):
         for d in layer.destinations:
-            if d.target != OUTPUT:
-                src[int(d.target)].append(i)
+            if d.layer != OUTPUT:
+                src[int(d.layer)].append(i)
     return src
 
 
@@ -232,45 +231,6 @@ class Measurement:
     config: dict | None = None  # the configuration that was simulated
 
 
-def simulate_compiled(result, events):
-    """Quantize a copy of the compiled model, write its configuration in memory and run the simulator on ``events``.
-
-    Returns ``(config, SimResult)``.  The decimators of ``--decimate`` are in the configuration, so the simulator
-    honours them.  ``result`` is left as it was.
-    """
-    from ..runtime.simulator import Simulator
-    from ..targets.config import build_config
-    from .errors import Diagnostics
-    from .quantize import quantize_chip
-
-    if not getattr(result, "fits", True):
-        raise SnncError("the model does not fit the chip, so it cannot be simulated; fix the violations of "
-                        "`snnc check` first")
-    q = copy.copy(result)
-    q.diagnostics = Diagnostics()
-    q.chip = quantize_chip(copy.deepcopy(result.chip), result.target, result.options, q.diagnostics)
-    config = build_config(q)
-    sim = Simulator.from_config(config)
-    return config, sim.run(sim.prepare_events(events))
-
-
-def measure(result, events) -> Measurement:
-    """Run ``events`` (path or event array) through the bit-accurate simulator of the compiled model and count every
-    core's synaptic operations, input events and spikes."""
-    chip = result.chip
-    config, run = simulate_compiled(result, events)
-    times = np.asarray(run.event_t, dtype=np.int64)
-    duration_s = float(times[-1] - times[0]) * 1e-6 if times.size > 1 else 0.0
-    synops, in_events, out_spikes = [], [], []
-    for layer in chip.layers:
-        core = layer.core
-        synops.append(np.asarray(run.event_synops.get(core, np.zeros(times.size)), dtype=np.int64))
-        in_events.append(int(run.input_events_per_core.get(core, 0)))
-        out_spikes.append(int(run.spikes_per_core.get(core, 0)))
-    return Measurement(duration_s=duration_s, times_us=times, synops=synops, in_events=in_events,
-                       out_spikes=out_spikes, sim=run, config=config)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # check and advice
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,13 +270,14 @@ def _fmt(r: float) -> str:
     return f"{r / 1e6:.3g} M SynOps/s"
 
 
-def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
-            measurement: Measurement | None = None) -> dict:
+def analyze(result, input_rate=None, synops_limits=None, activity=None, measurement: Measurement | None = None,
+            events_given: bool = False) -> dict:
     """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
 
-    With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted
-    (``measurement`` passes a :func:`measure` already done on them); otherwise ``input_rate`` (events/s) is
-    propagated statically with ``activity`` (see :func:`static_estimate`).  Returns a JSON-ready dict
+    With a ``measurement`` (``snnc.runtime.measure.measure``: the model simulated bit-accurately on events) the
+    figures are counted; otherwise ``input_rate`` (events/s) is propagated statically with ``activity`` (see
+    :func:`static_estimate`).  ``events_given``: events were given but not simulated (the model does not fit).
+    ``snnc.runtime.measure.analyze`` takes the events themselves and runs the simulator.  Returns a JSON-ready dict
     ``{"mode", "cores": [...], "layers": [...], "energy": {...}, "limit_source", "diagnostics": [Diagnostic]}``;
     ``cores`` has one row per chip layer: core, layer, synops, synops_per_s_mean, synops_per_s_peak (10 ms window;
     None when static), synops_per_s_peak_1ms, synops_limit.  A model that does not fit is not simulated (a note
@@ -326,11 +287,11 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
 
     chip: ChipModel | None = result.chip
     target = result.target
-    if events is None and input_rate is None and measurement is None:
+    if not events_given and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
     limits = core_limits(target, synops_limits if isinstance(synops_limits, dict)
                          else parse_synops_limits(synops_limits))
-    measured = events is not None or measurement is not None
+    measured = events_given or measurement is not None
     out = {"mode": "measured" if measured else "static", "cores": [], "layers": [], "energy": None,
            "diagnostics": [], "limit_source": target.synops_limit_source}
     if chip is None or not chip.layers:
@@ -339,11 +300,9 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
     static = static_estimate(chip, input_rate if input_rate is not None else 0.0, activity, decimate)
     srcs = _sources(chip)
     meas = measurement
-    if meas is None and events is not None:
-        if not result.fits:
-            out["note"] = "not simulated: the model does not fit the chip (see the violations)"
-            return out
-        meas = measure(result, events)
+    if meas is None and events_given:
+        out["note"] = "not simulated: the model does not fit the chip (see the violations)"
+        return out
     diags: list[Diagnostic] = []
     acts: list[LayerActivity] = []
     for i, layer in enumerate(chip.layers):
@@ -436,4 +395,4 @@ def _m(v) -> str:
 
 
 __all__ = ["format_cores", "DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula", "decimation",
-           "static_estimate", "peak_rate", "measure", "Measurement", "analyze"]
+           "static_estimate", "peak_rate", "Measurement", "analyze"]

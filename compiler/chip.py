@@ -18,12 +18,18 @@ OUTPUT = "output"
 class Destination:
     """Where a chip layer's spikes go: another chip layer (index into ``ChipModel.layers``) or the model output."""
 
-    target: Union[int, str]  # layer index, or OUTPUT
+    layer: Union[int, str]  # index of the receiving chip layer, or OUTPUT
     pooling: int = 1  # square sum pooling applied on the way (1, 2, 4 on Speck)
     feature_shift: int = 0  # added to the feature index on the way (concatenation)
     pool_name: str | None = None  # the user's pooling layer, for diagnostics
     pooling_shape: tuple[int, int] | None = None  # (ky, kx) as the model had it; may be non-square (a violation)
-    pooling_stride: tuple[int, int] | None = None
+    pooling_stride: tuple[int, int] | None = None  # (sy, sx) as the model had it; the chip needs stride = kernel
+    pooling_padded: bool = False  # the model's pooling pads its input (the chip's cannot)
+
+    @property
+    def target(self) -> Union[int, str]:
+        """Old name of :attr:`layer` (kept for scripts written against it)."""
+        return self.layer
 
 
 @dataclass
@@ -88,4 +94,4 @@ class ChipModel:
         raise KeyError(name)
 
     def exits(self) -> list[int]:
-        return [i for i, layer in enumerate(self.layers) if any(d.target == OUTPUT for d in layer.destinations)]
+        return [i for i, layer in enumerate(self.layers) if any(d.layer == OUTPUT for d in layer.destinations)]

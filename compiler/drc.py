@@ -113,7 +113,13 @@ def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dv
                 "before sending them", measured=chip.input_pooling, limit="with --dvs-input only")
     elif chip.input_pooling not in target.poolings:
         d.error("pooling", pools[0], f"DVS pooling {chip.input_pooling} is not one of {list(target.poolings)}",
-                "use input pooling 1, 2 or 4", measured=chip.input_pooling, limit=list(target.poolings))
+                f"use input pooling {_one_of(target.poolings)}", measured=chip.input_pooling, limit=list(target.poolings))
+
+
+def _one_of(values) -> str:
+    """``(1, 2, 4)`` -> ``"1, 2 or 4"``: a target's allowed values in a hint."""
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
 GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared]
@@ -137,10 +143,11 @@ def check_graph(graph: Graph, target) -> Diagnostics:
 def rule_kernel_size(layer: ChipLayer, t, d: Diagnostics) -> None:
     kh, kw = layer.kernel_size
     bad = [k for k in (kh, kw) if k not in t.kernel_sizes]
+    kmax = max(t.kernel_sizes)
     if bad:
         d.error("kernel_size", layer.name, f"kernel {kh}x{kw} is outside {t.kernel_sizes[0]}..{t.kernel_sizes[-1]}",
-                "use a kernel of at most 16x16" + ("; a Linear layer's kernel is its whole input map: pool or "
-                                                   "stride more before it" if kh * kw > 256 else ""),
+                f"use a kernel of at most {kmax}x{kmax}" + ("; a Linear layer's kernel is its whole input map: pool or "
+                                                         "stride more before it" if kh * kw > kmax * kmax else ""),
                 measured=max(bad), limit=[t.kernel_sizes[0], t.kernel_sizes[-1]])
 
 
@@ -155,7 +162,7 @@ def rule_stride(layer: ChipLayer, t, d: Diagnostics) -> None:
     bad = [s for s in layer.stride if s not in t.strides]
     if bad:
         d.error("stride", layer.name, f"stride {layer.stride[0]}x{layer.stride[1]} is not one of {list(t.strides)}",
-                "use stride 1, 2, 4 or 8 on each axis", measured=bad[0], limit=list(t.strides))
+                f"use stride {_one_of(t.strides)} on each axis", measured=bad[0], limit=list(t.strides))
 
 
 def rule_padding(layer: ChipLayer, t, d: Diagnostics) -> None:
@@ -185,15 +192,15 @@ def rule_pooling(layer: ChipLayer, t, d: Diagnostics) -> None:
         sy, sx = dest.pooling_stride or (ky, kx)
         where = dest.pool_name or layer.name
         if ky != kx:
-            d.error("pooling", where, f"pooling {ky}x{kx} is not square", "use square pooling 1, 2 or 4",
+            d.error("pooling", where, f"pooling {ky}x{kx} is not square", f"use square pooling {_one_of(t.poolings)}",
                     measured=[ky, kx], limit=list(t.poolings))
-        elif (sy, sx) != (ky, kx):
-            d.error("pooling", where, f"pooling stride {abs(sy)}x{abs(sx)} differs from its kernel {ky}x{kx}"
-                    + (" or it is padded" if sy < 0 else ""), "use pooling with stride = kernel and no padding",
-                    measured=[abs(sy), abs(sx)], limit=[ky, kx])
+        elif (sy, sx) != (ky, kx) or dest.pooling_padded:
+            d.error("pooling", where, f"pooling stride {sy}x{sx} differs from its kernel {ky}x{kx}"
+                    + (" or it is padded" if dest.pooling_padded else ""), "use pooling with stride = kernel and no "
+                    "padding", measured=[sy, sx], limit=[ky, kx])
         elif ky not in t.poolings:
             d.error("pooling", where, f"pooling {ky}x{kx} is not one of {list(t.poolings)}",
-                    "use pooling 1, 2 or 4 (two poolings in a row multiply: 2 then 2 is 4)", measured=ky,
+                    f"use pooling {_one_of(t.poolings)} (two poolings in a row multiply: 2 then 2 is 4)", measured=ky,
                     limit=list(t.poolings))
 
 
@@ -201,7 +208,7 @@ def rule_input_size(layer: ChipLayer, t, d: Diagnostics) -> None:
     c, h, w = layer.input_shape
     if h > t.max_input_size or w > t.max_input_size:
         d.error("input_size", layer.name, f"input map {h}x{w} exceeds {t.max_input_size}x{t.max_input_size}",
-                "pool or crop the input to at most 128x128", measured=[h, w], limit=t.max_input_size)
+                f"pool or crop the input to at most {t.max_input_size}x{t.max_input_size}", measured=[h, w], limit=t.max_input_size)
 
 
 def rule_output_size(layer: ChipLayer, t, d: Diagnostics) -> None:
@@ -223,10 +230,11 @@ def rule_channels(layer: ChipLayer, t, d: Diagnostics) -> None:
 def rule_destinations(layer: ChipLayer, t, d: Diagnostics) -> None:
     n = len(layer.destinations)
     if n > t.destinations_per_core:
-        names = ", ".join(str(x.target) for x in layer.destinations)
+        names = ", ".join(str(x.layer) for x in layer.destinations)
         d.error("destinations", layer.name, f"its spikes go to {n} places ({names}); a core has "
-                f"{t.destinations_per_core} destinations", "feed at most two layers from one spiking layer (insert "
-                "an identity layer to fan out further)", measured=n, limit=t.destinations_per_core)
+                f"{t.destinations_per_core} destinations", f"feed at most {t.destinations_per_core} layers from one "
+                "spiking layer (insert an identity layer to fan out further)", measured=n,
+                limit=t.destinations_per_core)
 
 
 def _memory_rule(kind: str, fn):
@@ -273,7 +281,7 @@ def check_chip(chip: ChipModel, target) -> Diagnostics:
         d.error("neuron_model", None, "the model has no layer that can run on a core",
                 "a Speck model is a chain of Conv2d/Linear layers each followed by an IAF layer", measured=0,
                 limit=">= 1")
-    elif not any(dest.target == OUTPUT for layer in chip.layers for dest in layer.destinations):
+    elif not any(dest.layer == OUTPUT for layer in chip.layers for dest in layer.destinations):
         d.warning("destinations", chip.layers[-1].name, "no chip layer reaches the model output")
     return d
 

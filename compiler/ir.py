@@ -24,6 +24,7 @@ import networkx as nx
 import numpy as np
 
 from .errors import SnncError
+from .geometry import conv_output_size
 
 Shape = tuple
 
@@ -135,8 +136,7 @@ class Conv2d(Node):
         if c != self.in_channels:
             raise SnncError(f"{self.name}: Conv2d expects {self.in_channels} input channels, the input has {c}")
         (kh, kw), (sy, sx), (py, px), (dy, dx) = self.kernel_size, self.stride, self.padding, self.dilation
-        oh = (h + 2 * py - dy * (kh - 1) - 1) // sy + 1
-        ow = (w + 2 * px - dx * (kw - 1) - 1) // sx + 1
+        oh, ow = conv_output_size(h, kh, sy, py, dy), conv_output_size(w, kw, sx, px, dx)
         if oh < 1 or ow < 1:
             raise SnncError(f"{self.name}: Conv2d kernel {kh}x{kw} does not fit the {h}x{w} input")
         return (self.out_channels, oh, ow)
@@ -224,7 +224,7 @@ class _Pool(Node):
             raise SnncError(f"{self.name}: {self.kind} needs a (C, H, W) input, got {list(s)}")
         c, h, w = s
         (kh, kw), (sy, sx), (py, px) = self.kernel, self.stride, self.padding
-        return (c, (h + 2 * py - kh) // sy + 1, (w + 2 * px - kw) // sx + 1)
+        return (c, conv_output_size(h, kh, sy, py), conv_output_size(w, kw, sx, px))
 
     def describe(self):
         return f"{self.kind} k={self.kernel} s={self.stride}" + (f" p={self.padding}" if self.padding != (0, 0) else "")

@@ -1,6 +1,7 @@
 """The pass pipeline: model -> graph IR -> passes -> chip layers -> rule checks -> core assignment -> integers.
 
-Pipelines are data: ``PIPELINES[family]`` lists the graph passes and chip passes by name, in order, so reordering or
+The compiler knows no chip by name: ``run_pipeline`` takes the target as a value (``snnc.targets``' ``Target``);
+``snnc.targets.compile`` resolves a name and writes the configuration.  Pipelines are data: ``PIPELINES[family]`` lists the graph passes and chip passes by name, in order, so reordering or
 extending is a one-line edit.  Rule checks collect every violation; nothing stops at the first one.
 """
 from __future__ import annotations
@@ -53,7 +54,6 @@ class PassContext:
     diags: Diagnostics
     folded: dict = field(default_factory=dict)  # chip-layer name -> user layers folded into it
     notes: list = field(default_factory=list)
-    input_pooling_shape: Any = None
 
 
 class DoesNotFit(SnncError):
@@ -94,7 +94,7 @@ class CompileResult:
                 "name": layer.name, "core": layer.core,
                 "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
                 "kernel_memory": m["kernel"], "neuron_memory": m["neuron"], "bias_memory": m["bias"],
-                "destinations": [{"layer": d.target, "pooling": d.pooling} for d in layer.destinations],
+                "destinations": [{"layer": d.layer, "pooling": d.pooling} for d in layer.destinations],
             })
         return out
 
@@ -115,16 +115,14 @@ def _load(model, options: CompileOptions) -> Graph:
     return load_model(model, input_shape=options.input_shape, trust=options.trust)
 
 
-def run_pipeline(model, options: CompileOptions | None = None, until: str = "assign") -> CompileResult:
-    """Run the pipeline on a path, a torch module, a NIR graph or a Graph.
+def run_pipeline(model, target, options: CompileOptions | None = None, until: str = "assign") -> CompileResult:
+    """Run the pipeline on a path, a torch module, a NIR graph or a Graph for ``target``, a chip value
+    (``snnc.targets.speck.Target``; ``snnc.targets.compile.run_pipeline`` looks one up by ``options.target``).
 
     ``until``: ``"assign"`` (what ``snnc check`` needs) or ``"quantize"`` (integers, for ``snnc compile``).
     Raises SnncError for unusable input; hardware-rule violations are collected in ``result.diagnostics``.
     """
-    from snnc.targets.speck import get_target
-
     options = options or CompileOptions()
-    target = get_target(options.target)
     result = CompileResult(target=target, options=options)
     t0 = time.perf_counter()
     graph = _load(model, options)
@@ -167,17 +165,4 @@ def run_pipeline(model, options: CompileOptions | None = None, until: str = "ass
     return result
 
 
-def compile_model(model, options: CompileOptions | None = None, output: str | Path | None = None) -> dict:
-    """Compile to a configuration dict; write it atomically to ``output`` when given.  Raises DoesNotFit (exit 1)."""
-    from snnc.targets.config import build_config, write_config
-
-    result = run_pipeline(model, options, until="quantize")
-    if not result.fits:
-        raise DoesNotFit(result)
-    config = build_config(result)
-    if output is not None:
-        write_config(config, output)
-    return config
-
-
-__all__ = ["PIPELINES", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "compile_model", "OUTPUT"]
+__all__ = ["PIPELINES", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "OUTPUT"]

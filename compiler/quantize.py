@@ -51,6 +51,15 @@ def quantize_chip(chip: ChipModel, target, options, diags: Diagnostics | None = 
     return out
 
 
+#: ``threshold_low`` 0 is unusable on the chip (a hardware bug, SPECK.md); this value replaces it.
+THRESHOLD_LOW_INSTEAD_OF_ZERO = -1
+
+
+def chip_threshold_low(value: int) -> int:
+    """An integer ``threshold_low`` the chip can use: 0 becomes -1 (the hardware bug), anything else stays."""
+    return THRESHOLD_LOW_INSTEAD_OF_ZERO if int(value) == 0 else int(value)
+
+
 def check_policy(policy: str) -> None:
     """Raise SnncError naming the valid policies when ``policy`` is not one of them."""
     if policy not in POLICIES:
@@ -171,11 +180,11 @@ def quantize_layer(layer: ChipLayer, target, policy: str = "sinabs", diags: Diag
     else:
         tl = int(np.clip(_round(layer.threshold_low, s32), tlo, thi))
         low_source = "model"
-        if tl == 0:
-            tl = -1
+        if tl != chip_threshold_low(tl):
+            tl = chip_threshold_low(tl)
             low_source = "adjusted"
             diags.warning("quantization", layer.name, "threshold_low rounds to 0, which the chip cannot use "
-                          "(hardware bug); using -1", "", measured=0, limit=-1)
+                          f"(hardware bug); using {tl}", "", measured=0, limit=tl)
 
     v_init = None
     if layer.v_init is not None:

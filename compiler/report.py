@@ -30,7 +30,7 @@ def format_report(result, source: str | None = None) -> str:
                 return f"{m[kind]}/{cap}"
 
             dests = ", ".join(
-                ("output" if d.target == "output" else f"#{d.target}") + (f" pool {d.pooling}" if d.pooling != 1 else "")
+                ("output" if d.layer == "output" else f"#{d.layer}") + (f" pool {d.pooling}" if d.pooling != 1 else "")
                 for d in layer.destinations) or "-"
             core_s = "-" if layer.core is None else str(layer.core)
             lines.append(f"  {i:>2}  {layer.name[:18]:<18} {core_s:>4}  {_shape(layer.input_shape):>10} -> "

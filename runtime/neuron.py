@@ -16,26 +16,13 @@ and allocates nothing, so ``numba.njit`` compiles it as it stands.
 """
 from __future__ import annotations
 
-from ..targets.speck import TARGETS
+from ..targets.speck import SPECK_NEURON
 
-_CHIP = TARGETS["speck2f"]  # speck2e has the same numbers
-
-#: Membrane state range (int16 on Speck).
-INT16_MIN, INT16_MAX = _CHIP.state_range
+#: Membrane state range (int16 on Speck; numba compiles these module constants into the kernel).
+INT16_MIN, INT16_MAX = SPECK_NEURON.state_range
 #: Weight range (int8 on Speck).
-WEIGHT_MIN, WEIGHT_MAX = _CHIP.weight_range
+WEIGHT_MIN, WEIGHT_MAX = SPECK_NEURON.weight_range
 _SPAN = INT16_MAX - INT16_MIN + 1
-
-
-def clamp_state(v, saturate=True):
-    """Bring an integer into the int16 state range: saturate at the ends, or wrap modulo 2**16."""
-    if saturate:
-        if v > INT16_MAX:
-            return INT16_MAX
-        if v < INT16_MIN:
-            return INT16_MIN
-        return v
-    return (v - INT16_MIN) % _SPAN + INT16_MIN
 
 
 def integrate(v, w, threshold_low, saturate=True):
@@ -75,9 +62,10 @@ def fire(v, threshold_high, return_to_zero):
     return v, False
 
 
-def decimator_ratio(interval):
-    """The output decimator's N (one spike passed in N) for a 3-bit ``output_decimator_interval`` 0..7."""
-    ratios = _CHIP.decimator_ratios
+def decimator_ratio(interval, ratios=None):
+    """The output decimator's N (one spike passed in N) for a 3-bit ``output_decimator_interval`` 0..7
+    (``ratios``: the target's ``decimator_ratios``, by default the Speck family's)."""
+    ratios = SPECK_NEURON.decimator_ratios if ratios is None else ratios
     if not 0 <= int(interval) < len(ratios):
         raise ValueError(f"output_decimator_interval must be 0..{len(ratios) - 1}, got {interval}")
     return ratios[int(interval)]

@@ -14,14 +14,14 @@ def load(path: str | Path, input_shape=None, trust: bool = False):
 
 def check(model, target: str = "speck2f", **options):
     """Run the compile pipeline up to core assignment; return a ``CompileResult`` (``.fits``, ``.report()``)."""
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.targets.compile import CompileOptions, run_pipeline
 
     return run_pipeline(model, CompileOptions(target=target, **options), until="assign")
 
 
 def compile(model, target: str = "speck2f", output: str | Path | None = None, **options) -> dict:
     """Compile to a configuration dict (written atomically to ``output`` when given).  Raises if it does not fit."""
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     return compile_model(model, CompileOptions(target=target, **options), output=output)
 

@@ -23,11 +23,11 @@ import numpy as np
 from ..compiler.chip import OUTPUT
 from ..compiler.fileio import atomic_write  # noqa: F401  (re-exported: callers import it from here)
 from ..compiler.errors import SnncError, _jsonable
+from ..compiler.geometry import conv_output_size
+from ..compiler.quantize import chip_threshold_low
 from .speck import get_target
 
 FORMAT_VERSION = 1
-N_READOUT_CLASSES = 15
-READOUT_CHANNEL_STRIDE = 4  # errata on speck2e/2f: readout class k listens to CNN channel 4(k-1)
 SIMULATOR_DEFAULTS = {"overflow": "saturate", "leak_can_fire": False}
 
 
@@ -79,6 +79,7 @@ def _decimators(chip, target, decimate: dict) -> dict[int, int]:
 def _readout_layer(layer, target):
     """Spread the exit layer's channels to 0, 4, 8, ... (readout errata) and return (layer, channel list)."""
     f = layer.out_channels
+    N_READOUT_CLASSES, READOUT_CHANNEL_STRIDE = target.readout_classes, target.readout_channel_stride
     if f > N_READOUT_CLASSES:
         raise SnncError(f"--readout: the output layer {layer.name} has {f} channels; the readout layer reads at "
                         f"most {N_READOUT_CLASSES} classes (remove --readout and read the output core's spikes)")
@@ -125,10 +126,10 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout: bool = False, deci
     dests = []
     exit_pool = None
     for d in layer.destinations:
-        if d.target == OUTPUT:
+        if d.layer == OUTPUT:
             exit_pool = d.pooling
             continue
-        dests.append({"enable": True, "layer": int(core_of[d.target]), "pooling": int(d.pooling),
+        dests.append({"enable": True, "layer": int(core_of[d.layer]), "pooling": int(d.pooling),
                       "feature_shift": int(d.feature_shift)})
     if readout and exit_pool is not None:
         dests.append({"enable": True, "layer": 12, "pooling": int(exit_pool), "feature_shift": 0})
@@ -497,7 +498,7 @@ def _check_used_layer(layer, name, where, target, layers, used, readout_on) -> N
             raise SnncError(f"{where}: {name}.dimensions.{label} = {v} is outside 1..{lim}")
     for axis, i_, o_ in (("x", ix, ox), ("y", iy, oy)):
         s, p = dim["stride"][axis], dim["padding"][axis]
-        expect = (i_ + 2 * p - k) // s + 1
+        expect = conv_output_size(i_, k, s, p)
         if o_ != expect:
             raise SnncError(f"{where}: {name}.dimensions.output_shape.size.{axis} = {o_}, but input {i_}, kernel {k}, "
                             f"padding {p}, stride {s} give floor(({i_} + 2*{p} - {k}) / {s}) + 1 = {expect}")
@@ -520,8 +521,9 @@ def _check_used_layer(layer, name, where, target, layers, used, readout_on) -> N
         if not lo <= layer[key] <= hi:
             raise SnncError(f"{where}: {name}.{key} = {layer[key]} is outside {_bits_label(target.threshold_bits)} "
                             f"[{lo}, {hi}]")
-    if layer["threshold_low"] == 0:
-        raise SnncError(f"{where}: {name}.threshold_low is 0, which the chip cannot use (hardware bug); use -1")
+    if layer["threshold_low"] != chip_threshold_low(layer["threshold_low"]):
+        raise SnncError(f"{where}: {name}.threshold_low is {layer['threshold_low']}, which the chip cannot use "
+                        f"(hardware bug); use {chip_threshold_low(layer['threshold_low'])}")
     if layer["threshold_low"] >= layer["threshold_high"]:
         raise SnncError(f"{where}: {name}.threshold_low = {layer['threshold_low']} is not below threshold_high = "
                         f"{layer['threshold_high']}")

@@ -45,6 +45,10 @@ class Target:
     readout_layer: int = 12
     dvs_layer: int = 13
     dvs_size: int = 128
+    # readout layer: classes 1..readout_classes, class k listening to CNN channel readout_channel_stride * (k - 1)
+    # (the speck2e/2f errata)
+    readout_classes: int = 15
+    readout_channel_stride: int = 4
     # output decimator: 3-bit interval -> pass 1 spike in N (datasheet table; 64 missing there)
     decimator_ratios: tuple[int, ...] = (2, 4, 8, 16, 32, 128, 256, 512)
     synops_limit_source: str = "estimate (secondary source: ~100 M/s core 0, ~30 M/s others); override with --synops-limit"
@@ -90,6 +94,12 @@ TARGETS: dict[str, Target] = {
     "speck2f": Target("speck2f", "speck", _speck_cores(), aliases=("speck2fmodule", "speck2fdevkit", "speck2fmodulenoreadout")),
     "speck2e": Target("speck2e", "speck", _speck_cores(), aliases=("speck2edevkit", "speck2etestboard")),
 }
+
+
+#: The integer neuron every Speck target shares (state and weight ranges, decimator ratios): what
+#: ``snnc.runtime.neuron`` compiles into the simulator and the training layers.  Every entry of TARGETS has the same
+#: numbers (checked by tests/test_neuron.py).
+SPECK_NEURON: Target = TARGETS["speck2f"]
 
 
 def get_target(name: str) -> Target:

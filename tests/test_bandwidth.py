@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from snnc.compiler.bandwidth import (DEFAULT_ACTIVITY, analyze, core_limits, decimation, fanout, fanout_formula,
+from snnc.compiler.bandwidth import (DEFAULT_ACTIVITY, core_limits, decimation, fanout, fanout_formula,
                                      parse_synops_limits, peak_rate, static_estimate)
 from snnc.compiler.chip import OUTPUT, ChipLayer, ChipModel, Destination
 from snnc.compiler.errors import SnncError
+from snnc.runtime.measure import analyze
 from snnc.targets.speck import get_target
 
 T = get_target("speck2f")
@@ -191,7 +192,7 @@ def overload_events(n=300, duration_us=100_000, seed=0):
 
 
 def test_measured_synops_equal_the_simulators_count(tmp_path):
-    from snnc.compiler.pipeline import CompileOptions, compile_model, run_pipeline
+    from snnc.targets.compile import CompileOptions, compile_model, run_pipeline
     from snnc.runtime.simulator import Simulator
 
     model = overload_model(tmp_path)
@@ -264,7 +265,7 @@ def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_
     """The static estimate (default activity, same input rate) against the simulator's count, on the NIR paper's
     N-MNIST CNN with MNIST digits encoded by saccade_events: every core's mean rate within a factor of 5 (static /
     measured was 0.23..0.87 over the first 10 test digits)."""
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.targets.compile import CompileOptions, run_pipeline
     from snnc.runtime.events import saccade_events
     from snnc.runtime.training.data import load_mnist
 

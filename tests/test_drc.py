@@ -5,7 +5,7 @@ import pytest
 from snnc.compiler.drc import RULE_IDS
 from snnc.compiler.ir import (IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output,
                               ReLU, SumPool, Unsupported, sequential)
-from snnc.compiler.pipeline import CompileOptions, run_pipeline
+from snnc.targets.compile import CompileOptions, run_pipeline
 
 
 def conv(name, cin, cout, k=3, **kw):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch.nn as nn
 
-from snnc.compiler.pipeline import CompileOptions, run_pipeline
+from snnc.targets.compile import CompileOptions, run_pipeline
 
 
 def _iaf():

@@ -18,7 +18,7 @@ def test_wheel_has_the_mapped_packages_and_runs(tmp_path):
     (wheel,) = tmp_path.glob("snnc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "snnc/compiler/ir.py" in names and "snnc/targets/speck.py" in names
-    assert "snnc/runtime/simulator.py" in names and "snnc/targets/config_schema.json" in names
+    assert "snnc/runtime/simulator/driver.py" in names and "snnc/targets/config_schema.json" in names
     assert not any(n.split("/")[0] in ("compiler", "targets", "runtime", "tests") for n in names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

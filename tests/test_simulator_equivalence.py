@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))  # tests/configs.py (pytest runs with --import-mode=importlib)
 import configs as C  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402
-from snnc.runtime.reference_sim import ReferenceSimulator  # noqa: E402
-from snnc.runtime.simulator import Simulator, parse_config  # noqa: E402
+from snnc.runtime.simulator.reference import ReferenceSimulator  # noqa: E402
+from snnc.runtime.simulator import Simulator, program_from_config  # noqa: E402
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -134,7 +134,7 @@ def networks(draw, dvs=False):
 def _assert_same(cfg, ev, overflow):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        prog = parse_config(cfg, overflow=overflow)  # one checked program, run by both simulators
+        prog = program_from_config(cfg, overflow=overflow)  # one checked program, run by both simulators
         ref = ReferenceSimulator(prog).run(ev)
         fast = Simulator(prog).run(ev)
     np.testing.assert_array_equal(fast.output_events, ref.output_events)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..errors import SnncError
 from ..ir import Graph
+from .shape import parse_shape  # noqa: F401  (re-exported: the CLI and users import it from here)
 
 TORCH_SUFFIXES = (".pt", ".pth")
 NIR_SUFFIXES = (".nir",)
@@ -50,32 +51,6 @@ _ALLOWED_PREFIXES = (
 
 
 # ------------------------------------------------------------------------------------------------------------------
-def parse_shape(text) -> tuple[int, ...]:
-    """``"2,34,34"`` (or ``"2x34x34"``, ``"[2, 34, 34]"``, a list/tuple) -> ``(2, 34, 34)``.
-
-    Raises SnncError on anything that is not one to three positive integers.
-    """
-    if isinstance(text, (list, tuple)):
-        parts = list(text)
-    else:
-        s = str(text).strip()
-        if s[:1] + s[-1:] in ("[]", "()"):
-            s = s[1:-1].strip()
-        parts = re.split(r"\s*[,x]\s*|\s+", s) if s else []
-    try:
-        if any(isinstance(p, str) and not p.isdigit() for p in parts):
-            raise ValueError
-        shape = tuple(int(p) for p in parts)
-        if any(not isinstance(p, str) and p != d for p, d in zip(parts, shape)):
-            raise ValueError  # 2.5 is not a size
-    except (TypeError, ValueError):
-        raise SnncError(f"input shape {text!r} is not a list of integers; write it like 2,34,34 (C,H,W) or 128 "
-                        "(features)") from None
-    if not 1 <= len(shape) <= 3 or any(d < 1 for d in shape):
-        raise SnncError(f"input shape {text!r} must be 1 to 3 positive integers, like 2,34,34 (C,H,W) or 128")
-    return shape
-
-
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

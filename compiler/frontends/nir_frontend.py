@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import SnncError
 from ..ir import IAF, LIF, Add, AvgPool, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool, Unsupported
-from .loader import parse_shape
+from .shape import parse_shape
 
 
 def read_nir(path) -> "object":

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import SnncError
 from ..ir import (IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool,
                   Unsupported)
-from .loader import parse_shape
+from .shape import parse_shape
 
 _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Identity")
 

@@ -41,9 +41,9 @@ def _destination(target, pools) -> Destination:
         ky, kx = ky * p.kernel[0], kx * p.kernel[1]
         sy, sx = sy * p.stride[0], sx * p.stride[1]
     padded = any(p.padding != (0, 0) for p in pools)
-    return Destination(target=target, pooling=ky if ky == kx else max(ky, kx),
+    return Destination(layer=target, pooling=ky if ky == kx else max(ky, kx),
                        pool_name=",".join(p.name for p in pools) or None,
-                       pooling_shape=(ky, kx), pooling_stride=(sy, sx) if not padded else (-sy, -sx))
+                       pooling_shape=(ky, kx), pooling_stride=(sy, sx), pooling_padded=padded)
 
 
 def group_chip_layers(graph: Graph, ctx) -> ChipModel:
@@ -93,7 +93,6 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
             if pools:
                 input_pooling = d.pooling
                 input_pool_names = [p.name for p in pools]
-                ctx.input_pooling_shape = (d.pooling_shape, d.pooling_stride)
     shape = g[inputs[0]].shape if inputs else ()
     return ChipModel(layers=layers, input_shape=tuple(shape), input_targets=sorted(set(input_targets)),
                      input_name=inputs[0] if inputs else "input", input_pooling=input_pooling,

@@ -72,9 +72,9 @@ def net_from_record(cfg: TrainConfig, record: dict) -> SpikingNet:
 
 def compile_model_file(path: str | Path, target: str) -> dict:
     """Compile a model file with the default options for ``target``; returns the configuration dict."""
-    import snnc
+    from snnc.targets.compile import CompileOptions, compile_model
 
-    return snnc.compile(snnc.load(path), target=target)
+    return compile_model(path, CompileOptions(target=target))
 
 
 def _predict(counts: np.ndarray) -> np.ndarray:
@@ -111,9 +111,9 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
         if not p.is_file():
             raise SnncError(f"{str(p)!r} not found; give a model (.pt) or a configuration (.json)")
         if p.suffix.lower() == ".json":
-            import snnc
+            from snnc.targets.config import load_config
 
-            config = snnc.load_config(p)
+            config = load_config(p)
         else:
             record = read_training_record(p)
             if record is not None:

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snnc.compiler.errors import SnncError
+from snnc.compiler.geometry import conv_output_size
 
 from .neurons import run_neuron
 from .quant import chip_ranges, layer_quant, quantize_weight
@@ -149,10 +150,6 @@ class SpikingResidual(nn.Module):
         return self.merge(self.iaf_b(self.conv_b(self.iaf_a(self.conv_a(x)))), x)
 
 
-def conv_out(size: int, k: int, s: int, p: int) -> int:
-    return (size + 2 * p - k) // s + 1
-
-
 def input_shape(cfg) -> tuple[int, int, int]:
     """``(C, H, W)`` of the encoded input: MNIST 1x28x28 (Poisson) or 2x34x34 (saccades), else dataset.shape."""
     d = cfg.dataset
@@ -172,7 +169,7 @@ def build_model(cfg) -> SpikingNet:
     c, h, w = shape
     for i, (f, k, s, p, pool) in enumerate(zip(m["channels"], m["kernels"], m["strides"], m["paddings"],
                                                 m["pools"])):
-        oh, ow = conv_out(h, k, s, p), conv_out(w, k, s, p)
+        oh, ow = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
         if oh < 1 or ow < 1:
             raise SnncError(f"model: conv layer {i} (kernel {k}, stride {s}, padding {p}) does not fit its "
                             f"{h}x{w} input; use a smaller kernel or fewer layers")

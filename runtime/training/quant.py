@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from snnc.compiler.quantize import chip_threshold_low
 from snnc.targets.speck import get_target
 
 
@@ -63,9 +64,7 @@ def layer_quant(weight: torch.Tensor, threshold: float, threshold_low: float, ta
     """Scale and integer thresholds of a layer.  ``threshold_low`` never rounds to 0 (a chip bug): it becomes -1."""
     s = derive_scale(weight, threshold, threshold_low, target)
     th = max(1, int(round(threshold * s)))
-    tl = int(round(threshold_low * s))
-    if tl == 0:
-        tl = -1
+    tl = chip_threshold_low(int(round(threshold_low * s)))
     return LayerQuant(s, th, tl)
 
 

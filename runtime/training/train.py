@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from snnc.compiler.errors import SnncError
+from snnc.compiler.fileio import atomic_write
 
 from .config import TrainConfig, load_train_config
 from .data import Dataset
@@ -52,15 +51,9 @@ def rate_loss(stats: list[dict], target: float) -> torch.Tensor:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Create ``path``'s folder if needed, then write through the project's atomic writer (``compiler/fileio``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -196,11 +189,11 @@ def check_fits(cfg: TrainConfig) -> None:
     Skipped for leaky neurons (software-only experiments, refused by ``snnc compile`` anyway)."""
     if cfg.neuron["model"] != "iaf":
         return
-    import snnc
+    from snnc.targets.compile import CompileOptions, run_pipeline
 
     net = build_model(cfg)
-    result = snnc.check(export_sinabs(net, quantized=False), target=cfg.quantization["target"],
-                        input_shape=net.input_shape)
+    result = run_pipeline(export_sinabs(net, quantized=False),
+                          CompileOptions(target=cfg.quantization["target"], input_shape=net.input_shape))
     if not result.fits:
         names = {}  # Sequential index -> what the TOML calls it (plain SCNNs; a ResNet keeps torch's names)
         i = 0

@@ -26,7 +26,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from snnc.compiler.pipeline import run_pipeline
+    from snnc.targets.compile import run_pipeline
     from snnc.compiler.report import format_report
 
     options = options_from_args(args)
@@ -37,7 +37,8 @@ def run(args) -> int:
 
         raise SnncError("--synops-limit and --activity need --events EVENTS.npy or --input-rate EVENTS_PER_S")
     if args.events or args.input_rate is not None:
-        from snnc.compiler.bandwidth import analyze, parse_synops_limits
+        from snnc.compiler.bandwidth import parse_synops_limits
+        from snnc.runtime.measure import analyze
 
         extra = analyze(result, events=args.events, input_rate=args.input_rate,
                         synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity)

@@ -27,7 +27,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from snnc.compiler.errors import SnncError
-    from snnc.compiler.pipeline import run_pipeline
+    from snnc.targets.compile import run_pipeline
     from snnc.compiler.quantize import check_policy
     from snnc.compiler.report import format_report
     from snnc.targets.config import atomic_write, build_config, write_config

@@ -27,10 +27,11 @@ def add_parser(sub):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from snnc.compiler.bandwidth import analyze, measure, parse_synops_limits
+    from snnc.compiler.bandwidth import parse_synops_limits
+    from snnc.runtime.measure import analyze, measure
     from snnc.compiler.errors import SnncError
     from snnc.compiler.html_report import render_html, report_data, write_html
-    from snnc.compiler.pipeline import run_pipeline
+    from snnc.targets.compile import run_pipeline
 
     if args.input_rate is not None and args.input_rate < 0:
         raise SnncError("--input-rate: give a non-negative number of input events per second")

@@ -1,7 +1,8 @@
 """The reference simulator: the chip's rules in plain Python, one event at a time, written to be read beside
 SPECK.md section 5.  Slow (about 10^5 neuron updates per second) and meant for tests: the fast simulator
-(``runtime/simulator.py``) must give exactly the same output events, in the same order, and the same final states.
-The processing order it follows is stated in ``runtime/simulator.py``'s docstring and docs/simulator.md.
+(``driver.py`` and ``kernel.py`` here) must give exactly the same output events, in the same order, and the same
+final states.  The processing order it follows is stated in ``snnc.runtime.simulator``'s docstring and
+docs/simulator.md.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 
 import numpy as np
 
-from ..compiler.errors import SnncError
-from .neuron import fire, integrate
-from .simulator import DVS_LAYER, READOUT_LAYER, ChipProgram, SimResult, readout_model, split_outputs
+from ...compiler.errors import SnncError
+from ..events import load_events
+from ..neuron import fire, integrate
+from .program import ChipProgram
+from .result import SimResult, readout_model, split_outputs
 
 MAX_DEPTH = 10_000
 
@@ -24,8 +27,6 @@ class ReferenceSimulator:
         self.program = program
 
     def prepare_events(self, events):
-        from .events import load_events
-
         return load_events(events, shape=self.program.input_shape)
 
     # --- the chip's rules -------------------------------------------------------------------------------------
@@ -49,11 +50,11 @@ class ReferenceSimulator:
         return [(o, oy, ox, ky, kx) for o in range(F) for (oy, ox, ky, kx) in hits]
 
     def _deliver(self, core, c, x, y, t, depth=0):
-        """One event (feature c at x, y) arrives at ``core`` (or the readout, layer 12)."""
+        """One event (feature c at x, y) arrives at ``core`` (or the readout layer)."""
         if depth > MAX_DEPTH:
             raise SnncError("simulation: cascade too deep; the configuration probably has a recurrent loop")
-        if core == READOUT_LAYER:
-            self.rows.append((t, READOUT_LAYER, c, x, y))
+        if core == self.program.target.readout_layer:
+            self.rows.append((t, core, c, x, y))
             return
         L = self.program.cores[core]
         C, H, W = L.in_shape
@@ -151,7 +152,7 @@ class ReferenceSimulator:
                 if routed is not None:
                     f, x, y = routed
                     if prog.dvs.monitor:
-                        self.rows.append((t, DVS_LAYER, f, x, y))
+                        self.rows.append((t, prog.target.dvs_layer, f, x, y))
                     for core in prog.input_cores:
                         self._deliver(core, f, x, y, t)
             else:
@@ -162,7 +163,7 @@ class ReferenceSimulator:
                 event_synops[c][i] = self.row_synops[c]
         sim_seconds = time.perf_counter() - t0
         rows = np.asarray(self.rows, np.int64).reshape(-1, 5)
-        outputs, ro_events = split_outputs(rows)
+        outputs, ro_events = split_outputs(rows, prog.target.readout_layer)
         t_end = int(ev["t"][-1]) if len(ev) else 0
         return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
                          {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,

@@ -1,0 +1,147 @@
+"""The fast simulator's driver: packs a :class:`ChipProgram` into the kernel's arrays, runs the numba kernel on an
+event stream and collects a :class:`SimResult`."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...compiler.errors import SnncError
+from ..events import load_events
+from .kernel import _P, _P_FIELDS, DVS, RO, STACK_LIMIT, run_kernel
+from .program import ChipProgram, DvsProgram, program_from_config
+from .reference import ReferenceSimulator
+from .result import SimResult, readout_model, split_outputs
+
+
+def dvs_transform(dvs: DvsProgram, ev: np.ndarray):
+    """The DVS layer on an event array: returns (keep mask, feature, x, y).  Order as SPECK.md section 8: polarity
+    select/merge, pooling, region of interest (origin..cut inclusive, shifted to 0,0), mirror x/y, diagonal swap."""
+    p = ev["p"].astype(np.int64)
+    keep = ((p == 1) & dvs.on_channel) | ((p == 0) & dvs.off_channel)
+    f = np.zeros_like(p) if dvs.merge else p
+    x = ev["x"].astype(np.int64) // dvs.pooling[0]
+    y = ev["y"].astype(np.int64) // dvs.pooling[1]
+    keep &= (x >= dvs.origin[0]) & (x <= dvs.cut[0]) & (y >= dvs.origin[1]) & (y <= dvs.cut[1])
+    x, y = x - dvs.origin[0], y - dvs.origin[1]
+    if dvs.mirror[0]:
+        x = (dvs.cut[0] - dvs.origin[0]) - x
+    if dvs.mirror[1]:
+        y = (dvs.cut[1] - dvs.origin[1]) - y
+    if dvs.mirror_diagonal:
+        x, y = y, x
+    return keep, f, x, y
+
+
+class Simulator:
+    """The fast simulator.  Build it with :meth:`from_config`; :meth:`run` simulates an event stream from the
+    configuration's initial states (each call starts afresh)."""
+
+    def __init__(self, program: ChipProgram):
+        self.program = program
+
+    @classmethod
+    def from_config(cls, config, overflow: str = "saturate", slow_clock_hz: float | None = None,
+                    leak_can_fire: bool | None = None, reference: bool = False):
+        """Build a simulator from a configuration file path or dict (docs/config-format.md).
+
+        ``overflow``: ``"saturate"`` (default) or ``"wrap"`` for the int16 state.  ``slow_clock_hz``: the slow
+        clock driving leak ticks (required when a core has ``leak_enable``; default from ``snnc.simulator``).
+        ``leak_can_fire``: whether a leak tick can make a neuron spike (default False).  ``reference=True`` returns
+        the plain-Python reference simulator instead (same interface, slow)."""
+        prog = program_from_config(config, overflow=overflow, slow_clock_hz=slow_clock_hz,
+                                   leak_can_fire=leak_can_fire)
+        if reference:
+            return ReferenceSimulator(prog)
+        return cls(prog)
+
+    def prepare_events(self, events) -> np.ndarray:
+        """Check and sort the input events against the configuration's input (see :func:`load_events`)."""
+        return load_events(events, shape=self.program.input_shape)
+
+    def run(self, events) -> SimResult:
+        prog = self.program
+        ev = self.prepare_events(events)
+        n = len(ev)
+        used = sorted(prog.cores)
+        chip = prog.target
+        P = np.zeros((chip.n_cores, len(_P_FIELDS)), np.int64)
+        w_parts, s_parts = [], []
+        w_off = s_off = 0
+        B = np.zeros((P.shape[0], max(c.out_shape[0] for c in prog.cores.values())), np.int64)
+        for col, ci in enumerate(used):
+            c = prog.cores[ci]
+            F, oh, ow = c.out_shape
+            row = P[ci]
+            vals = dict(in_c=c.in_shape[0], in_h=c.in_shape[1], in_w=c.in_shape[2], out_f=F, out_h=oh, out_w=ow,
+                        k=c.kernel, sy=c.stride[0], sx=c.stride[1], py=c.padding[0], px=c.padding[1],
+                        thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero), mon=int(c.monitor),
+                        dec_n=c.decimator, n_dest=len(c.destinations), w_off=w_off, s_off=s_off, used=1,
+                        leak=int(c.leak_enable), col=col)
+            for j, (layer, pool, shift) in enumerate(c.destinations[:2]):
+                layer = RO if layer == chip.readout_layer else layer
+                vals[f"d{j}_layer"], vals[f"d{j}_pool"], vals[f"d{j}_shift"] = layer, pool, shift
+            for k, v in vals.items():
+                row[_P[k]] = v
+            w_parts.append(c.weights.transpose(1, 0, 2, 3).ravel())  # [c][o][ky][kx]
+            s_parts.append(c.v_init.ravel())
+            B[ci, :F] = c.biases
+            w_off += c.weights.size
+            s_off += c.v_init.size
+        W = np.concatenate(w_parts).astype(np.int64)
+        S = np.concatenate(s_parts).astype(np.int64)
+        counts = np.zeros_like(S)
+        if prog.input_source == "dvs":
+            ok, f, x, y = dvs_transform(prog.dvs, ev)
+            mon = ok & prog.dvs.monitor
+        else:
+            ok = np.ones(n, bool)
+            f = ev["p"].astype(np.int64)
+            x = ev["x"].astype(np.int64) // prog.input_pooling
+            y = ev["y"].astype(np.int64) // prog.input_pooling
+            mon = np.zeros(n, bool)
+        entry = np.asarray(prog.input_cores, np.int64)
+        leak_cores = np.asarray([c for c in used if prog.cores[c].leak_enable], np.int64)
+        leak_hz = prog.slow_clock_hz if (prog.slow_clock_hz and len(leak_cores)) else 0.0
+        ev_syn = np.zeros((n, len(used)), np.int64)
+        in_ev = np.zeros(P.shape[0], np.int64)
+        synops = np.zeros(P.shape[0], np.int64)
+        spikes = np.zeros(P.shape[0], np.int64)
+        dec = np.zeros(P.shape[0], np.int64)
+        out = np.empty((1024, 5), np.int64)
+        stack = np.empty((STACK_LIMIT, 11), np.int64)
+        kernel = run_kernel
+        # a call with no events first: numba loads (or compiles) the kernel on its first call, which is not event
+        # processing and must not count in sim_seconds
+        e0 = np.zeros(0, np.int64)
+        kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
+               entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
+               spikes.copy(), out.copy(), stack)
+        t0 = time.perf_counter()
+        rc, out, n_out, dropped = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry,
+                                         prog.saturate, float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn,
+                                         in_ev, synops, spikes, out, stack)
+        sim_seconds = time.perf_counter() - t0
+        if rc < 0:
+            raise SnncError(f"simulation: the cascade of one input event grew deeper than {STACK_LIMIT} pending "
+                            "events; the configuration probably has a recurrent loop that keeps firing")
+        rows = out[:n_out]
+        rows[rows[:, 1] == RO, 1] = chip.readout_layer
+        rows[rows[:, 1] == DVS, 1] = chip.dvs_layer
+        outputs, ro_events = split_outputs(rows, chip.readout_layer)
+        spike_counts, final = {}, {}
+        for ci in used:
+            c = prog.cores[ci]
+            o, sz = P[ci, _P["s_off"]], c.v_init.size
+            spike_counts[ci] = counts[o:o + sz].reshape(c.out_shape).copy()
+            final[ci] = S[o:o + sz].reshape(c.out_shape).copy()
+        t_end = int(ev["t"][-1]) if n else 0
+        return SimResult(outputs, spike_counts, final, {c: int(in_ev[c]) for c in used},
+                         {c: int(synops[c]) for c in used}, {c: int(spikes[c]) for c in used},
+                         ev["t"].astype(np.int64), {c: ev_syn[:, j] for j, c in enumerate(used)}, ro_events,
+                         readout_model(prog, ro_events, t_end), int(dropped), sim_seconds, n)
+
+
+def simulate(config, events, **options) -> SimResult:
+    """Build a simulator from ``config`` and run ``events`` through it (options as :meth:`Simulator.from_config`)."""
+    return Simulator.from_config(config, **options).run(events)

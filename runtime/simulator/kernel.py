@@ -1,0 +1,266 @@
+"""The fast simulator's event loop, compiled with numba.
+
+Programs are packed into integer arrays by the driver (``driver.py``): ``P[core, field]`` (fields :data:`_P_FIELDS`),
+weights ``W`` and states ``S`` flattened per core, biases ``B[core, feature]``.  The processing order is the one
+stated in ``snnc.runtime.simulator``'s docstring; the reference simulator (``reference.py``) follows the same rules
+in plain Python.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .. import neuron
+
+_P_FIELDS = ("in_c", "in_h", "in_w", "out_f", "out_h", "out_w", "k", "sy", "sx", "py", "px", "thh", "thl", "rtz",
+             "mon", "dec_n", "n_dest", "d0_layer", "d0_pool", "d0_shift", "d1_layer", "d1_pool", "d1_shift",
+             "w_off", "s_off", "used", "leak", "col")
+_P = {name: i for i, name in enumerate(_P_FIELDS)}
+
+(IN_C, IN_H, IN_W, OUT_F, OUT_H, OUT_W, K, SY, SX, PY, PX, THH, THL, RTZ, MON, DEC_N, N_DEST, D0_LAYER, D0_POOL,
+ D0_SHIFT, D1_LAYER, D1_POOL, D1_SHIFT, W_OFF, S_OFF, USED, LEAK, COL) = range(len(_P_FIELDS))
+# the neuron rules of runtime/neuron.py, compiled (the same source the reference simulator calls)
+integrate = numba.njit(cache=True, inline="always")(neuron.integrate)
+fire = numba.njit(cache=True, inline="always")(neuron.fire)
+#: Kernel-internal event-layer ids (not chip numbers): a destination ``RO`` is the readout layer, an output row with
+#: layer ``DVS`` is a monitored DVS event.  The driver maps them to and from the target's own ids.
+RO = -1
+DVS = -2
+# stack frame columns: core, c, x, y, o, oy, ox (next target), oy0, oy1, ox0, ox1 (target ranges)
+
+@numba.njit(cache=True)
+def _grow(buf, n):
+    if n < buf.shape[0]:
+        return buf
+    new = np.empty((buf.shape[0] * 2, buf.shape[1]), buf.dtype)
+    new[:n] = buf[:n]
+    return new
+
+@numba.njit(cache=True)
+def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out, dropped):
+    """Deliver event (c, x, y) to ``core``: push a frame (or record it when core is the readout)."""
+    if core == RO:
+        out = _grow(out, n_out)
+        out[n_out, 0] = t
+        out[n_out, 1] = RO
+        out[n_out, 2] = c
+        out[n_out, 3] = x
+        out[n_out, 4] = y
+        return sp, out, n_out + 1, dropped
+    if c < 0 or c >= P[core, IN_C] or x < 0 or x >= P[core, IN_W] or y < 0 or y >= P[core, IN_H]:
+        return sp, out, n_out, dropped + 1
+    k = P[core, K]
+    sx = P[core, SX]
+    sy = P[core, SY]
+    ax = x + P[core, PX]
+    ay = y + P[core, PY]
+    ox0 = -((k - 1 - ax) // sx)  # ceil((ax - k + 1) / sx)
+    if ox0 < 0:
+        ox0 = 0
+    ox1 = ax // sx
+    if ox1 > P[core, OUT_W] - 1:
+        ox1 = P[core, OUT_W] - 1
+    oy0 = -((k - 1 - ay) // sy)
+    if oy0 < 0:
+        oy0 = 0
+    oy1 = ay // sy
+    if oy1 > P[core, OUT_H] - 1:
+        oy1 = P[core, OUT_H] - 1
+    in_ev[core] += 1
+    if ox1 < ox0 or oy1 < oy0:
+        return sp, out, n_out, dropped
+    n = P[core, OUT_F] * (oy1 - oy0 + 1) * (ox1 - ox0 + 1)
+    synops[core] += n
+    ev_syn[row, P[core, COL]] += n
+    if sp >= stack.shape[0]:
+        return -1, out, n_out, dropped
+    stack[sp, 0] = core
+    stack[sp, 1] = c
+    stack[sp, 2] = x
+    stack[sp, 3] = y
+    stack[sp, 4] = 0
+    stack[sp, 5] = oy0
+    stack[sp, 6] = ox0
+    stack[sp, 7] = oy0
+    stack[sp, 8] = oy1
+    stack[sp, 9] = ox0
+    stack[sp, 10] = ox1
+    return sp + 1, out, n_out, dropped
+
+@numba.njit(cache=True)
+def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out,
+          dropped):
+    """A neuron of ``core`` spiked: count, decimate, monitor, push its destinations (1 first, so 0 runs first)."""
+    counts[P[core, S_OFF] + (o * P[core, OUT_H] + oy) * P[core, OUT_W] + ox] += 1
+    spikes[core] += 1
+    if P[core, DEC_N] > 0:
+        dec[core] += 1
+        if dec[core] < P[core, DEC_N]:
+            return sp, out, n_out, dropped
+        dec[core] = 0
+    if P[core, MON] != 0:
+        out = _grow(out, n_out)
+        out[n_out, 0] = t
+        out[n_out, 1] = core
+        out[n_out, 2] = o
+        out[n_out, 3] = ox
+        out[n_out, 4] = oy
+        n_out += 1
+    for d in range(P[core, N_DEST] - 1, -1, -1):
+        base = D0_LAYER + 3 * d
+        layer = P[core, base]
+        pool = P[core, base + 1]
+        f = o + P[core, base + 2]
+        if layer == RO:  # a deferred record: a frame with core = RO
+            if sp >= stack.shape[0]:
+                return -1, out, n_out, dropped
+            stack[sp, 0] = RO
+            stack[sp, 1] = f
+            stack[sp, 2] = ox // pool
+            stack[sp, 3] = oy // pool
+            sp += 1
+        else:
+            sp, out, n_out, dropped = _push(P, stack, sp, layer, f, ox // pool, oy // pool, t, row, in_ev,
+                                            synops, ev_syn, out, n_out, dropped)
+            if sp < 0:
+                return sp, out, n_out, dropped
+    return sp, out, n_out, dropped
+
+@numba.njit(cache=True)
+def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out, dropped):
+    """Run the stack of pending deliveries to completion, depth-first."""
+    while sp > 0:
+        fr = sp - 1
+        core = stack[fr, 0]
+        c = stack[fr, 1]
+        x = stack[fr, 2]
+        y = stack[fr, 3]
+        if core == RO:
+            sp -= 1
+            sp2, out, n_out, dropped = _push(P, stack, sp, RO, c, x, y, t, row, in_ev, synops, ev_syn, out,
+                                             n_out, dropped)
+            continue
+        o = stack[fr, 4]
+        oy = stack[fr, 5]
+        ox = stack[fr, 6]
+        oy0 = stack[fr, 7]
+        oy1 = stack[fr, 8]
+        ox0 = stack[fr, 9]
+        ox1 = stack[fr, 10]
+        F = P[core, OUT_F]
+        k = P[core, K]
+        sx = P[core, SX]
+        sy = P[core, SY]
+        ax = x + P[core, PX]
+        ay = y + P[core, PY]
+        oh = P[core, OUT_H]
+        ow = P[core, OUT_W]
+        thh = P[core, THH]
+        thl = P[core, THL]
+        rtz = P[core, RTZ] != 0
+        wbase = P[core, W_OFF] + c * F * k * k
+        sbase = P[core, S_OFF]
+        fired = False
+        so = 0
+        soy = 0
+        sox = 0
+        while o < F:
+            while oy <= oy1:
+                wrow = wbase + (o * k + (ay - oy * sy)) * k + ax
+                srow = sbase + (o * oh + oy) * ow
+                while ox <= ox1:
+                    v = integrate(S[srow + ox], W[wrow - ox * sx], thl, sat)
+                    v, s = fire(v, thh, rtz)
+                    S[srow + ox] = v
+                    ox += 1
+                    if s:
+                        fired = True
+                        break
+                if fired:
+                    so = o
+                    soy = oy
+                    sox = ox - 1
+                    break
+                ox = ox0
+                oy += 1
+            if fired:
+                break
+            oy = oy0
+            o += 1
+        if not fired:
+            sp -= 1
+            continue
+        stack[fr, 4] = o
+        stack[fr, 5] = oy
+        stack[fr, 6] = ox
+        sp, out, n_out, dropped = _emit(P, stack, sp, core, so, soy, sox, t, row, counts, dec, spikes, in_ev,
+                                        synops, ev_syn, out, n_out, dropped)
+        if sp < 0:
+            return sp, out, n_out, dropped
+    return sp, out, n_out, dropped
+
+@numba.njit(cache=True)
+def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, entry, sat, leak_hz, leak_fire,
+               leak_cores, ev_syn, in_ev, synops, spikes, out, stack):
+    n_out = 0
+    dropped = 0
+    ticks_done = 0
+    for i in range(ev_t.shape[0]):
+        t = ev_t[i]
+        if leak_hz > 0.0:
+            due = np.int64(np.floor(t * leak_hz / 1e6))
+            while ticks_done < due:
+                ticks_done += 1
+                tt = np.int64(np.ceil(ticks_done * 1e6 / leak_hz))
+                for li in range(leak_cores.shape[0]):
+                    core = leak_cores[li]
+                    oh = P[core, OUT_H]
+                    ow = P[core, OUT_W]
+                    thl = P[core, THL]
+                    thh = P[core, THH]
+                    rtz = P[core, RTZ] != 0
+                    for o in range(P[core, OUT_F]):
+                        b = B[core, o]
+                        for yy in range(oh):
+                            for xx in range(ow):
+                                idx = P[core, S_OFF] + (o * oh + yy) * ow + xx
+                                v = integrate(S[idx], b, thl, sat)
+                                if leak_fire:
+                                    v, s = fire(v, thh, rtz)
+                                    S[idx] = v
+                                    if s:
+                                        sp, out, n_out, dropped = _emit(P, stack, 0, core, o, yy, xx, tt, i,
+                                                                        counts, dec, spikes, in_ev, synops,
+                                                                        ev_syn, out, n_out, dropped)
+                                        if sp < 0:
+                                            return -1, out, n_out, dropped
+                                        sp, out, n_out, dropped = _drain(P, W, S, stack, sp, tt, i, sat, counts,
+                                                                         dec, spikes, in_ev, synops, ev_syn, out,
+                                                                         n_out, dropped)
+                                        if sp < 0:
+                                            return -1, out, n_out, dropped
+                                else:
+                                    S[idx] = v
+        if not ev_ok[i]:
+            continue
+        if ev_mon[i]:
+            out = _grow(out, n_out)
+            out[n_out, 0] = t
+            out[n_out, 1] = DVS
+            out[n_out, 2] = ev_c[i]
+            out[n_out, 3] = ev_x[i]
+            out[n_out, 4] = ev_y[i]
+            n_out += 1
+        for e in range(entry.shape[0]):
+            sp, out, n_out, dropped = _push(P, stack, 0, entry[e], ev_c[i], ev_x[i], ev_y[i], t, i, in_ev,
+                                            synops, ev_syn, out, n_out, dropped)
+            if sp < 0:
+                return -1, out, n_out, dropped
+            sp, out, n_out, dropped = _drain(P, W, S, stack, sp, t, i, sat, counts, dec, spikes, in_ev, synops,
+                                             ev_syn, out, n_out, dropped)
+            if sp < 0:
+                return -1, out, n_out, dropped
+    return 0, out, n_out, dropped
+
+
+STACK_LIMIT = 1 << 16
