@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chip import OUTPUT, ChipLayer, ChipModel
+from .chip import OUTPUT, ChipLayer, ChipModel, resolve_decimate
 from .errors import Diagnostic, SnncError
+from .geometry import synops_fanout
 
 #: Output spikes per input event a layer emits when nothing better is known (``--activity`` overrides it).  Chosen
 #: from the NIR paper's N-MNIST CNN on encoded MNIST digits; see docs/bandwidth.md.
@@ -96,23 +97,10 @@ def core_limits(target, overrides: dict | None = None) -> dict[int, float]:
 # ---------------------------------------------------------------------------------------------------------------
 # geometry
 # ---------------------------------------------------------------------------------------------------------------
-def _axis_fanout(n_in: int, n_out: int, k: int, s: int, p: int) -> np.ndarray:
-    """For every input coordinate, how many output coordinates its event touches along one axis."""
-    x = np.arange(n_in)[:, None] + p
-    o = np.arange(n_out)[None, :] * s
-    d = x - o
-    return ((d >= 0) & (d < k)).sum(axis=1)
-
-
 def fanout(layer: ChipLayer) -> float:
-    """Synaptic operations one input event causes in ``layer``, averaged over input positions (exact geometry)."""
-    _, hin, win = (int(v) for v in layer.input_shape)
-    cout, hout, wout = (int(v) for v in layer.output_shape)
-    kh, kw = layer.kernel_size
-    (sy, sx), (py, px) = layer.stride, layer.padding
-    fy = _axis_fanout(hin, hout, kh, int(sy), int(py)).mean() if hin else 0.0
-    fx = _axis_fanout(win, wout, kw, int(sx), int(px)).mean() if win else 0.0
-    return float(cout * fy * fx)
+    """Synaptic operations one input event causes in ``layer``, averaged over input positions (exact geometry,
+    ``compiler/geometry.py: synops_fanout``)."""
+    return synops_fanout(layer.input_shape, layer.output_shape, layer.kernel_size, layer.stride, layer.padding)
 
 
 def fanout_formula(layer: ChipLayer) -> float:
@@ -123,30 +111,8 @@ def fanout_formula(layer: ChipLayer) -> float:
 
 
 def decimation(chip: ChipModel, options, target) -> dict[int, int]:
-    """Resolve ``CompileOptions.decimate`` (``{LAYER: N}``; LAYER a chip layer's name, one of the user layers folded
-    into it, or its index) into ``{layer index: N}``.  N must be one of the target's decimator ratios."""
-    spec = dict(getattr(options, "decimate", None) or {})
-    out: dict[int, int] = {}
-    for key, n in spec.items():
-        idx = None
-        for i, layer in enumerate(chip.layers):
-            if str(key) == layer.name or str(key) in layer.sources:
-                idx = i
-                break
-        if idx is None and str(key).isdigit() and int(key) < len(chip.layers):
-            idx = int(key)
-        if idx is None:
-            names = ", ".join(layer.name for layer in chip.layers)
-            raise SnncError(f"--decimate {key}={n}: no layer {key!r} in the model (layers: {names})")
-        try:
-            n = int(n)
-        except (TypeError, ValueError):
-            raise SnncError(f"--decimate {key}={n}: N must be an integer, one of {list(target.decimator_ratios)}")
-        if n not in target.decimator_ratios:
-            raise SnncError(f"--decimate {key}={n}: the output decimator passes 1 spike in N with N one of "
-                            f"{list(target.decimator_ratios)}")
-        out[idx] = n
-    return out
+    """Resolve ``CompileOptions.decimate`` into ``{layer index: N}`` (``compiler/chip.py: resolve_decimate``)."""
+    return resolve_decimate(chip, getattr(options, "decimate", None), target)
 
 
 def _sources(chip: ChipModel) -> dict[int, list[int]]:

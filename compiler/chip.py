@@ -11,6 +11,8 @@ from typing import Union
 
 import numpy as np
 
+from .errors import SnncError
+
 OUTPUT = "output"
 
 
@@ -95,3 +97,33 @@ class ChipModel:
 
     def exits(self) -> list[int]:
         return [i for i, layer in enumerate(self.layers) if any(d.layer == OUTPUT for d in layer.destinations)]
+
+
+def resolve_decimate(chip: ChipModel, decimate: dict | None, target) -> dict[int, int]:
+    """The one ``--decimate`` resolver: ``{LAYER: N}`` -> ``{chip layer index: N}``.
+
+    LAYER is a chip layer's name, its neuron layer's name, a user layer folded into it, or its index; N must be one
+    of ``target.decimator_ratios``.  Raises SnncError naming the bad entry and the valid choices.
+    """
+    out: dict[int, int] = {}
+    for key, n in (decimate or {}).items():
+        name = str(key)
+        hits = [i for i, layer in enumerate(chip.layers)
+                if name == layer.name or name == layer.neuron_name or name in layer.sources]
+        if not hits and name.isdigit() and int(name) < len(chip.layers):
+            hits = [int(name)]
+        if not hits:
+            names = ", ".join(layer.name for layer in chip.layers)
+            raise SnncError(f"--decimate {key}={n}: no chip layer is called {key!r} (no layer {key!r} in the model "
+                            f"is folded into one); chip layers: {names}")
+        try:
+            n = int(n)
+        except (TypeError, ValueError):
+            raise SnncError(f"--decimate {key}={n}: N must be an integer, one of {list(target.decimator_ratios)}"
+                            ) from None
+        if n not in target.decimator_ratios:
+            ratios = ", ".join(map(str, target.decimator_ratios))
+            raise SnncError(f"--decimate {key}={n}: the output decimator passes 1 spike in N with N one of "
+                            f"{ratios} on {target.name}")
+        out[hits[0]] = n
+    return out

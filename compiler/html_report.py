@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from .memory import memory
+from .memory import memory_row
 
 MAX_RASTER_POINTS = 20_000  # above this, the raster shows an even subsample (said on the plot)
 
@@ -28,16 +28,11 @@ def report_data(result, analysis: dict | None, source: str = "model", measuremen
     chip = result.chip
     layers = []
     for layer in (chip.layers if chip is not None else []):
-        m = memory(layer)
         core = t.cores[layer.core] if layer.core is not None else None
-        layers.append({
-            "name": layer.name, "core": layer.core,
-            "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
-            "kernel_memory": m["kernel"], "neuron_memory": m["neuron"], "bias_memory": m["bias"],
-            "kernel_capacity": core.kernel_memory if core else None,
-            "neuron_capacity": core.neuron_memory if core else None,
-            "bias_capacity": core.bias_memory if core else None,
-        })
+        row = memory_row(layer, core)
+        if core is None:
+            row.update({"kernel_capacity": None, "neuron_capacity": None, "bias_capacity": None})
+        layers.append(row)
     diags = list(result.diagnostics.items) + list((analysis or {}).get("diagnostics", []))
     data = {
         "source": source, "target": t.name, "fits": bool(result.fits) and not any(

@@ -33,3 +33,16 @@ def bias_memory(layer: ChipLayer) -> int:
 
 def memory(layer: ChipLayer) -> dict[str, int]:
     return {"kernel": kernel_memory(layer), "neuron": neuron_memory(layer), "bias": bias_memory(layer)}
+
+
+def memory_row(layer: ChipLayer, core=None) -> dict:
+    """The per-layer row the reports and the config's ``snnc.layers`` share: name, core, shapes and the three
+    memories; with ``core`` (a target's ``Core``) also its capacities."""
+    m = memory(layer)
+    row = {"name": layer.name, "core": layer.core,
+           "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
+           "kernel_memory": m["kernel"], "neuron_memory": m["neuron"], "bias_memory": m["bias"]}
+    if core is not None:
+        row.update({"kernel_capacity": core.kernel_memory, "neuron_capacity": core.neuron_memory,
+                    "bias_capacity": core.bias_memory})
+    return row

@@ -16,7 +16,7 @@ from .drc import check_chip, check_graph, rule_input_pooling
 from .errors import Diagnostics, SnncError, _jsonable
 from .ir import Graph
 from .mapping import assign_cores
-from .memory import memory
+from .memory import memory_row
 from .passes.chip_passes import CHIP_PASSES
 from .passes.graph_passes import GRAPH_PASSES
 from .passes.group import group_chip_layers
@@ -89,13 +89,9 @@ class CompileResult:
             return []
         out = []
         for layer in self.chip.layers:
-            m = memory(layer)
-            out.append({
-                "name": layer.name, "core": layer.core,
-                "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
-                "kernel_memory": m["kernel"], "neuron_memory": m["neuron"], "bias_memory": m["bias"],
-                "destinations": [{"layer": d.layer, "pooling": d.pooling} for d in layer.destinations],
-            })
+            row = memory_row(layer)
+            row["destinations"] = [{"layer": d.layer, "pooling": d.pooling} for d in layer.destinations]
+            out.append(row)
         return out
 
     def report_json(self) -> dict:

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from snnc.cli import main
 from snnc.compiler.frontends.loader import load_model
-from snnc.compiler.frontends.reference import forward_ann
+from snnc.compiler.frontends.float_forward import forward_ann
 from snnc.targets.compile import CompileOptions, run_pipeline
 
 rng = np.random.default_rng(3)

@@ -245,7 +245,7 @@ def test_ir_shapes_match_torch_forward(cin, cout, k, s, p, d, hw, pool):
 
 
 def test_float_forward_of_the_ir_matches_torch():
-    from snnc.compiler.frontends.reference import forward_ann
+    from snnc.compiler.frontends.float_forward import forward_ann
 
     class ResANN(nn.Module):
         def __init__(self):

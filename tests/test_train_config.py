@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from snnc.compiler.errors import SnncError
-from snnc.runtime.training.config import SCHEMA, load_train_config, parse_config
+from snnc.runtime.training.config import SCHEMA, load_train_config, train_config_from_dict
 
 MNIST = Path(__file__).resolve().parents[1] / "examples" / "data" / "mnist"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_speck.toml"
@@ -21,7 +21,7 @@ def minimal(**over) -> dict:
 
 
 def test_minimal_config_fills_defaults():
-    cfg = parse_config(minimal())
+    cfg = train_config_from_dict(minimal())
     assert cfg.encoding["timesteps"] == SCHEMA["encoding"]["timesteps"].default
     assert cfg.model["strides"] == [1] and cfg.model["paddings"] == [1] and cfg.model["pools"] == [1]
     assert cfg.dataset["train"] == [0, 7999] and cfg.dataset["eval"] == [8000, 9999]
@@ -36,7 +36,7 @@ def test_example_config_is_valid():
 
 def test_unknown_key_names_it_and_lists_valid_ones():
     with pytest.raises(SnncError) as e:
-        parse_config(minimal(train__epoch=3))
+        train_config_from_dict(minimal(train__epoch=3))
     msg = str(e.value)
     assert "train.epoch" in msg and "epochs" in msg and "batch_size" in msg and "\n" not in msg
 
@@ -45,7 +45,7 @@ def test_unknown_section():
     d = minimal()
     d["trainer"] = {}
     with pytest.raises(SnncError, match=r"unknown section \[trainer\].*valid sections:.*train"):
-        parse_config(d)
+        train_config_from_dict(d)
 
 
 @pytest.mark.parametrize("key,value,fragment", [
@@ -59,19 +59,19 @@ def test_unknown_section():
 ])
 def test_wrong_types_and_values(key, value, fragment):
     with pytest.raises(SnncError, match=fragment.replace("(", r"\(").replace("[", r"\[")):
-        parse_config(minimal(**{key: value}))
+        train_config_from_dict(minimal(**{key: value}))
 
 
 def test_timesteps_zero():
     with pytest.raises(SnncError, match="encoding.timesteps = 0: must be >= 1"):
-        parse_config(minimal(encoding__timesteps=0))
+        train_config_from_dict(minimal(encoding__timesteps=0))
 
 
 def test_missing_dataset_path():
     d = minimal()
     del d["dataset"]["path"]
     with pytest.raises(SnncError, match=r"missing dataset.path"):
-        parse_config(d)
+        train_config_from_dict(d)
 
 
 def test_dataset_path_that_does_not_exist(tmp_path):
@@ -92,18 +92,18 @@ def test_bad_toml_and_missing_file(tmp_path):
 
 def test_per_layer_lists_must_match():
     with pytest.raises(SnncError, match="model.pools must have one entry per conv layer"):
-        parse_config(minimal(model__pools=[2, 2]))
+        train_config_from_dict(minimal(model__pools=[2, 2]))
     with pytest.raises(SnncError, match="model.strides: 3 is not a stride"):
-        parse_config(minimal(model__strides=[3]))
+        train_config_from_dict(minimal(model__strides=[3]))
 
 
 def test_cross_checks():
     with pytest.raises(SnncError, match="threshold_low must be below 0"):
-        parse_config(minimal(neuron__threshold_low=0.0))
+        train_config_from_dict(minimal(neuron__threshold_low=0.0))
     with pytest.raises(SnncError, match="dataset.train = \\[5, 1\\]"):
-        parse_config(minimal(dataset__train=[5, 1]))
+        train_config_from_dict(minimal(dataset__train=[5, 1]))
     with pytest.raises(SnncError, match="needs dataset.kind = 'events'"):
-        parse_config(minimal(encoding__kind="events"))
+        train_config_from_dict(minimal(encoding__kind="events"))
 
 
 def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):

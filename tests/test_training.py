@@ -13,7 +13,7 @@ import snnc
 from snnc.compiler.errors import SnncError
 from snnc.runtime.events import events_to_frames
 from snnc.runtime.simulator import Simulator
-from snnc.runtime.training.config import parse_config
+from snnc.runtime.training.config import train_config_from_dict
 from snnc.runtime.training.data import Dataset
 from snnc.runtime.training.evaluate import evaluate
 from snnc.runtime.training.models import build_model
@@ -54,7 +54,7 @@ model = "tiny.pt"
 
 def test_integer_model_and_simulator_give_the_same_spike_counts(tmp_path):
     """SPECK.md section 10's regime: non-negative integer weights below threshold, subtract reset, no bias."""
-    cfg = parse_config({"dataset": {"path": str(MNIST), "eval": [8000, 8001]}, "encoding": {"timesteps": 5,
+    cfg = train_config_from_dict({"dataset": {"path": str(MNIST), "eval": [8000, 8001]}, "encoding": {"timesteps": 5,
                         "max_rate": 1.0}, "model": {"channels": [3], "kernels": [3], "pools": [2], "hidden": [6]}})
     net = build_model(cfg)
     g = torch.Generator().manual_seed(3)
@@ -201,7 +201,7 @@ threads = 1
     pt = train_from_config(toml, progress=False)
     res = evaluate(pt, toml)
     assert res["samples"] == 4 and res["chip_accuracy"] is not None and res["agreement"] >= 0.5
-    ds = Dataset(parse_config({"dataset": {"kind": "events", "path": str(tmp_path), "shape": [2, 8, 8],
+    ds = Dataset(train_config_from_dict({"dataset": {"kind": "events", "path": str(tmp_path), "shape": [2, 8, 8],
                                            "classes": 2, "train": [0, 7], "eval": [8, 11]},
                                "encoding": {"kind": "events", "timesteps": 4},
                                "model": {"channels": [2], "kernels": [3]}}), "train")
@@ -211,7 +211,7 @@ threads = 1
 
 def test_resnet_block_runs_on_the_chip_as_trained(tmp_path):
     """A residual block (two cores feeding one) in the exact regime: the simulator's spike counts are ours."""
-    cfg = parse_config({"dataset": {"path": str(MNIST), "eval": [8000, 8000]}, "encoding": {"timesteps": 4,
+    cfg = train_config_from_dict({"dataset": {"path": str(MNIST), "eval": [8000, 8000]}, "encoding": {"timesteps": 4,
                         "max_rate": 1.0}, "model": {"kind": "resnet", "channels": [2], "kernels": [3], "strides": [2],
                                                     "pools": [2]}})
     net = build_model(cfg)

@@ -168,54 +168,86 @@ def _input_shape(nid, node, override, nodes, consumers):
     return shape
 
 
-def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
-    import nir
+def _output(nid, node, ctx):
+    return Output(nid)
 
-    kind = type(node).__name__
-    if isinstance(node, nir.Output):
-        return Output(nid)
-    if isinstance(node, nir.Conv2d):
-        padding, why = _conv_padding(node, nid)
+
+def _conv2d(nid, node, ctx):
+    padding, why = _conv_padding(node, nid)
+    if why:
+        return Unsupported(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
+    w = _a(node.weight)
+    bias = None if node.bias is None else np.broadcast_to(_a(node.bias), (w.shape[0],)).copy()
+    return Conv2d(nid, weight=w, bias=bias, stride=_pair(node.stride), padding=padding,
+                  dilation=_pair(node.dilation), groups=int(np.asarray(node.groups)))
+
+
+def _affine(nid, node, ctx):
+    return Linear(nid, weight=_a(node.weight), bias=_a(node.bias).reshape(-1))
+
+
+def _linear(nid, node, ctx):
+    return Linear(nid, weight=_a(node.weight), bias=None)
+
+
+def _sumpool(nid, node, ctx):
+    return SumPool(nid, kernel=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
+
+
+def _avgpool(nid, node, ctx):
+    return AvgPool(nid, kernel=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
+
+
+def _flatten(nid, node, ctx):
+    in_shape = ctx["in_shape"]
+    k = len(in_shape)
+    start, end = int(node.start_dim), int(node.end_dim)
+    start, end = start % k if start < 0 else start, end % k if end < 0 else end
+    if k == 1 or (start == 0 and end == k - 1):
+        return Flatten(nid)
+    out = in_shape[:start] + (int(np.prod(in_shape[start:end + 1])),) + in_shape[end + 1:]
+    return Unsupported(nid, op="Flatten", detail=f"start_dim={node.start_dim}, end_dim={node.end_dim} "
+                            "keeps some axes; only flattening everything is supported", shape=out)
+
+
+def _if(nid, node, ctx):
+    thr = _neuron_array(node.v_threshold, ctx["in_shape"], "v_threshold", nid)
+    r = _a(node.r)
+    if not np.all(r == 1):
+        why = _fold_r(nid, r, ctx["in_shape"], ctx["graph"], ctx["inputs_of"], ctx["consumers"], ctx["feeds"])
         if why:
-            return Unsupported(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
-        w = _a(node.weight)
-        bias = None if node.bias is None else np.broadcast_to(_a(node.bias), (w.shape[0],)).copy()
-        return Conv2d(nid, weight=w, bias=bias, stride=_pair(node.stride), padding=padding,
-                      dilation=_pair(node.dilation), groups=int(np.asarray(node.groups)))
-    if isinstance(node, nir.Affine):
-        return Linear(nid, weight=_a(node.weight), bias=_a(node.bias).reshape(-1))
-    if isinstance(node, nir.Linear):
-        return Linear(nid, weight=_a(node.weight), bias=None)
-    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
-        cls = SumPool if isinstance(node, nir.SumPool2d) else AvgPool
-        return cls(nid, kernel=_pair(node.kernel_size), stride=_pair(node.stride), padding=_pair(node.padding))
-    if isinstance(node, nir.Flatten):
-        k = len(in_shape)
-        start, end = int(node.start_dim), int(node.end_dim)
-        start, end = start % k if start < 0 else start, end % k if end < 0 else end
-        if k == 1 or (start == 0 and end == k - 1):
-            return Flatten(nid)
-        out = in_shape[:start] + (int(np.prod(in_shape[start:end + 1])),) + in_shape[end + 1:]
-        return Unsupported(nid, op="Flatten", detail=f"start_dim={node.start_dim}, end_dim={node.end_dim} "
-                                "keeps some axes; only flattening everything is supported", shape=out)
-    if isinstance(node, nir.IF):
-        thr = _neuron_array(node.v_threshold, in_shape, "v_threshold", nid)
-        r = _a(node.r)
-        if not np.all(r == 1):
-            why = _fold_r(nid, r, in_shape, graph, inputs_of, consumers, feeds)
-            if why:
-                return Unsupported(nid, op="IF", detail=why)
-        return IAF(nid, threshold=thr, threshold_low=None, reset="subtract", spike_mode="single")
-    if isinstance(node, nir.LIF):
-        return LIF(nid, tau_mem=_a(node.tau), threshold=_neuron_array(node.v_threshold, in_shape, "v_threshold", nid),
-                   threshold_low=None, reset="subtract", spike_mode="single", dt=None)
-    details = {
-        "I": "an integrator without a threshold: it never spikes; the chip's neurons are IF",
-        "LI": "a leaky integrator without a threshold; the chip's neurons are IF without leak",
-        "CubaLIF": "current-based LIF (synaptic current and leak); the chip's neurons are IF",
-        "NIRGraph": "a nested subgraph; flatten the graph before export",
-    }
-    return Unsupported(nid, op=kind, detail=details.get(kind, ""), shape=_declared_shape(node, "output"))
+            return Unsupported(nid, op="IF", detail=why)
+    return IAF(nid, threshold=thr, threshold_low=None, reset="subtract", spike_mode="single")
+
+
+def _lif(nid, node, ctx):
+    return LIF(nid, tau_mem=_a(node.tau), threshold=_neuron_array(node.v_threshold, ctx["in_shape"], "v_threshold", nid),
+               threshold_low=None, reset="subtract", spike_mode="single", dt=None)
+
+
+#: One handler per NIR node type (by class name; a subclass uses its nearest listed base).  Any other type becomes
+#: an ``Unsupported`` node, with the reason from :data:`UNSUPPORTED_DETAILS` when one is known.
+NODE_HANDLERS = {
+    "Output": _output, "Conv2d": _conv2d, "Affine": _affine, "Linear": _linear, "SumPool2d": _sumpool,
+    "AvgPool2d": _avgpool, "Flatten": _flatten, "IF": _if, "LIF": _lif,
+}
+
+UNSUPPORTED_DETAILS = {
+    "I": "an integrator without a threshold: it never spikes; the chip's neurons are IF",
+    "LI": "a leaky integrator without a threshold; the chip's neurons are IF without leak",
+    "CubaLIF": "current-based LIF (synaptic current and leak); the chip's neurons are IF",
+    "NIRGraph": "a nested subgraph; flatten the graph before export",
+}
+
+
+def _convert(nid, node, in_shape, graph, inputs_of, consumers, feeds):
+    ctx = {"in_shape": in_shape, "graph": graph, "inputs_of": inputs_of, "consumers": consumers, "feeds": feeds}
+    for cls in type(node).__mro__:
+        handler = NODE_HANDLERS.get(cls.__name__)
+        if handler is not None and cls.__module__.split(".")[0] == "nir":
+            return handler(nid, node, ctx)
+    kind = type(node).__name__
+    return Unsupported(nid, op=kind, detail=UNSUPPORTED_DETAILS.get(kind, ""), shape=_declared_shape(node, "output"))
 
 
 def _fold_r(nid, r, shape, graph, inputs_of, consumers, feeds) -> str | None:

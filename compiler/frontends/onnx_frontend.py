@@ -7,6 +7,7 @@ node that the rule check reports (``unsupported_layer``), never a crash.  Node n
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,101 @@ def _unsupported(name, op, detail, out_tensor, shapes):
     return Unsupported(name, op=op, detail=detail, shape=shapes.get(out_tensor))
 
 
+@dataclass
+class _Op:
+    """One ONNX node as its handler sees it."""
+
+    name: str  # the IR node's name
+    node: object  # the onnx NodeProto
+    attrs: dict
+    init: dict  # constant tensors by name
+    srcs: list  # IR nodes feeding its data inputs
+    data_in: list  # its non-constant input tensor names
+    shapes: dict  # inferred per-sample tensor shapes
+
+    def unsupported(self, detail: str) -> Unsupported:
+        return _unsupported(self.name, self.node.op_type, detail, self.node.output[0], self.shapes)
+
+    def const(self, k: int):
+        """The constant tensor at input ``k``, or None (absent or not a constant)."""
+        inputs = self.node.input
+        return self.init.get(inputs[k]) if len(inputs) > k and inputs[k] else None
+
+
+#: A handler's answer for ops that only pass their input on (Identity, Dropout): no IR node.
+PASS_THROUGH = object()
+
+
+def _conv(op: _Op):
+    w, a = op.const(1), op.attrs
+    if w is None or w.ndim != 4:
+        return _unsupported(op.name, "Conv", "weights are not a constant 4-d tensor", op.node.output[0], op.shapes)
+    pads = _pads(op.name, a.get("pads"))
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads is None:
+        return _unsupported(op.name, "Conv", "asymmetric or automatic padding", op.node.output[0], op.shapes)
+    return Conv2d(op.name, weight=w, bias=op.const(2), stride=tuple(a.get("strides", (1, 1))), padding=pads,
+                  dilation=tuple(a.get("dilations", (1, 1))), groups=int(a.get("group", 1)))
+
+
+def _gemm(op: _Op):
+    w, a = op.const(1), op.attrs
+    if w is None or int(a.get("transA", 0)):
+        return _unsupported(op.name, "Gemm", "needs constant weights and transA=0", op.node.output[0], op.shapes)
+    w = w if int(a.get("transB", 0)) else w.T
+    c = op.const(2)
+    b = None if c is None else float(a.get("beta", 1.0)) * np.broadcast_to(c, (w.shape[0],))
+    return Linear(op.name, weight=float(a.get("alpha", 1.0)) * w, bias=b)
+
+
+def _relu(op: _Op):
+    return ReLU(op.name)
+
+
+def _batchnorm(op: _Op):
+    scale, bias, mean, var = (op.init.get(t) for t in op.node.input[1:5])
+    if any(x is None for x in (scale, bias, mean, var)):
+        return op.unsupported("parameters are not constants")
+    return BatchNorm(op.name, mean=mean, var=var, weight=scale, bias=bias, eps=float(op.attrs.get("epsilon", 1e-5)))
+
+
+def _avgpool(op: _Op):
+    a = op.attrs
+    pads = _pads(op.name, a.get("pads"))
+    if pads is None or int(a.get("ceil_mode", 0)) or (pads != (0, 0) and not int(a.get("count_include_pad", 0))):
+        return op.unsupported("asymmetric padding, ceil_mode or padding excluded from the average")
+    k = tuple(a["kernel_shape"])
+    return AvgPool(op.name, kernel=k, stride=tuple(a.get("strides", k)), padding=pads)
+
+
+def _flatten(op: _Op):
+    return Flatten(op.name) if int(op.attrs.get("axis", 1)) == 1 else op.unsupported("axis != 1")
+
+
+def _reshape(op: _Op):
+    target = op.init.get(op.node.input[1])
+    if target is not None and target.size == 2 and target[1] == -1:
+        return Flatten(op.name)
+    return op.unsupported("only a reshape to (batch, -1) is understood")
+
+
+def _add(op: _Op):
+    if len(op.srcs) >= 2 and len(op.data_in) == len(op.node.input):
+        return Add(op.name)
+    return op.unsupported("")
+
+
+def _pass_through(op: _Op):
+    return PASS_THROUGH
+
+
+#: One handler per ONNX op type; any other op becomes an ``Unsupported`` node.
+OP_HANDLERS = {
+    "Conv": _conv, "Gemm": _gemm, "Relu": _relu, "BatchNormalization": _batchnorm, "AveragePool": _avgpool,
+    "Flatten": _flatten, "Reshape": _reshape, "Add": _add, "Sum": _add,
+    "Identity": _pass_through, "Dropout": _pass_through,
+}
+
+
 def from_onnx(model, input_shape=None, name: str = "model") -> Graph:
     from onnx import numpy_helper
 
@@ -102,59 +198,12 @@ def from_onnx(model, input_shape=None, name: str = "model") -> Graph:
         if len(srcs) != len(data_in):
             missing = [t for t in data_in if t not in producer]
             raise SnncError(f"ONNX node {nname}: input {missing[0]!r} is produced by no node")
-        a = _attrs(node)
-        op = node.op_type
-        if op in ("Identity", "Dropout"):
+        op = _Op(nname, node, _attrs(node), init, srcs, data_in, shapes)
+        handler = OP_HANDLERS.get(node.op_type)
+        ir = handler(op) if handler is not None else op.unsupported("")
+        if ir is PASS_THROUGH:
             producer[node.output[0]] = srcs[0]
             continue
-        if op == "Conv":
-            w = init.get(node.input[1])
-            if w is None or w.ndim != 4:
-                ir = _unsupported(nname, "Conv", "weights are not a constant 4-d tensor", node.output[0], shapes)
-            else:
-                pads = _pads(nname, a.get("pads"))
-                if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads is None:
-                    ir = _unsupported(nname, "Conv", "asymmetric or automatic padding", node.output[0], shapes)
-                else:
-                    b = init.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-                    ir = Conv2d(nname, weight=w, bias=b, stride=tuple(a.get("strides", (1, 1))), padding=pads,
-                                dilation=tuple(a.get("dilations", (1, 1))), groups=int(a.get("group", 1)))
-        elif op == "Gemm":
-            w = init.get(node.input[1])
-            if w is None or int(a.get("transA", 0)):
-                ir = _unsupported(nname, "Gemm", "needs constant weights and transA=0", node.output[0], shapes)
-            else:
-                w = w if int(a.get("transB", 0)) else w.T
-                c = init.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-                b = None if c is None else float(a.get("beta", 1.0)) * np.broadcast_to(c, (w.shape[0],))
-                ir = Linear(nname, weight=float(a.get("alpha", 1.0)) * w, bias=b)
-        elif op == "Relu":
-            ir = ReLU(nname)
-        elif op == "BatchNormalization":
-            scale, bias, mean, var = (init.get(t) for t in node.input[1:5])
-            if any(x is None for x in (scale, bias, mean, var)):
-                ir = _unsupported(nname, op, "parameters are not constants", node.output[0], shapes)
-            else:
-                ir = BatchNorm(nname, mean=mean, var=var, weight=scale, bias=bias, eps=float(a.get("epsilon", 1e-5)))
-        elif op == "AveragePool":
-            pads = _pads(nname, a.get("pads"))
-            if pads is None or int(a.get("ceil_mode", 0)) or (pads != (0, 0) and not int(a.get("count_include_pad", 0))):
-                ir = _unsupported(nname, op, "asymmetric padding, ceil_mode or padding excluded from the "
-                                 "average", node.output[0], shapes)
-            else:
-                k = tuple(a["kernel_shape"])
-                ir = AvgPool(nname, kernel=k, stride=tuple(a.get("strides", k)), padding=pads)
-        elif op == "Flatten":
-            ir = (Flatten(nname) if int(a.get("axis", 1)) == 1
-                  else _unsupported(nname, op, "axis != 1", node.output[0], shapes))
-        elif op == "Reshape":
-            target = init.get(node.input[1])
-            ir = (Flatten(nname) if target is not None and target.size == 2 and target[1] == -1
-                  else _unsupported(nname, op, "only a reshape to (batch, -1) is understood", node.output[0], shapes))
-        elif op in ("Add", "Sum") and len(srcs) >= 2 and len(data_in) == len(node.input):
-            ir = Add(nname)
-        else:
-            ir = _unsupported(nname, op, "", node.output[0], shapes)
         graph.add(ir, srcs)
         producer[node.output[0]] = nname
     for out in g.output:

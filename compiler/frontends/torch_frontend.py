@@ -193,6 +193,8 @@ def _lif(name, m, in_shape):
                spike_mode=mode, dt=None)
 
 
+#: One handler per layer (module) type, by class name, for torch.nn and sinabs classes; Dropout / Identity (pass
+#: through) and sinabs Merge (a sum of several inputs) are handled in :func:`from_torch` itself.
 HANDLERS = {
     "Conv2d": _conv2d,
     "Linear": _linear,
@@ -401,30 +403,57 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
     return graph
 
 
-def _functional(lname, n, tname, srcs, shapes, ir_name):
-    """IR node for a call_function / call_method; None to pass the input through unchanged."""
+def _fn_add(lname, n, tname, in_shapes):
+    if len(in_shapes) == 2 and n.kwargs.get("alpha", 1) == 1:
+        return Add(lname)
+    return Unsupported(lname, op="add", detail="adds a constant or a scaled tensor; only sums of two "
+                            "layer outputs (residual connections) are supported", shape=in_shapes[0])
+
+
+def _fn_relu(lname, n, tname, in_shapes):
+    return ReLU(lname)
+
+
+def _fn_pass_through(lname, n, tname, in_shapes):
+    return None
+
+
+def _fn_flatten(lname, n, tname, in_shapes):
+    if _flattens_all_but_batch(n, tname, in_shapes[0]):
+        return Flatten(lname)
+    return Unsupported(lname, op=tname, detail="reshapes other than flattening all but the batch axis "
+                            "are not supported")
+
+
+#: One handler per kind of function / method call in forward(): (IR name, fx node, call name, input shapes) ->
+#: Node, or None to pass the input through unchanged.  :func:`_call_kind` says which kind a call is.
+FUNCTION_HANDLERS = {"add": _fn_add, "relu": _fn_relu, "pass": _fn_pass_through, "flatten": _fn_flatten}
+
+
+def _call_kind(n, tname) -> str | None:
+    """The key of :data:`FUNCTION_HANDLERS` for a call_function / call_method node, or None (not mapped)."""
     import torch
     import torch.nn.functional as F
 
-    target = n.target
+    target, method = n.target, n.op == "call_method"
+    if target in _ADD_FUNCS or target is torch.add or (method and tname in ("add", "add_", "__add__", "__iadd__")):
+        return "add"
+    if target in (torch.relu, F.relu) or (method and tname in ("relu", "relu_")):
+        return "relu"
+    if target in (F.dropout, F.dropout2d) or (method and tname in ("contiguous", "clone", "detach")):
+        return "pass"
+    if target is torch.flatten or (method and tname in _FLATTEN_METHODS):
+        return "flatten"
+    return None
+
+
+def _functional(lname, n, tname, srcs, shapes, ir_name):
+    """IR node for a call_function / call_method; None to pass the input through unchanged."""
     in_shapes = [shapes[ir_name[s]] for s in srcs]
-    is_add = (target in _ADD_FUNCS or target is torch.add
-              or (n.op == "call_method" and tname in ("add", "add_", "__add__", "__iadd__")))
-    if is_add:
-        if len(srcs) == 2 and n.kwargs.get("alpha", 1) == 1:
-            return Add(lname)
-        return Unsupported(lname, op="add", detail="adds a constant or a scaled tensor; only sums of two "
-                                "layer outputs (residual connections) are supported", shape=in_shapes[0])
-    if target in (torch.relu, F.relu) or (n.op == "call_method" and tname in ("relu", "relu_")):
-        return ReLU(lname)
-    if target in (F.dropout, F.dropout2d) or (n.op == "call_method" and tname in ("contiguous", "clone", "detach")):
-        return None
-    if target is torch.flatten or (n.op == "call_method" and tname in _FLATTEN_METHODS):
-        if _flattens_all_but_batch(n, tname, in_shapes[0]):
-            return Flatten(lname)
-        return Unsupported(lname, op=tname, detail="reshapes other than flattening all but the batch axis "
-                                "are not supported")
-    return Unsupported(lname, op=tname, detail="a function call in forward() that snnc does not map")
+    kind = _call_kind(n, tname)
+    if kind is None:
+        return Unsupported(lname, op=tname, detail="a function call in forward() that snnc does not map")
+    return FUNCTION_HANDLERS[kind](lname, n, tname, in_shapes)
 
 
 def _flattens_all_but_batch(n, tname, in_shape) -> bool:

@@ -39,14 +39,14 @@ from __future__ import annotations
 
 from .driver import Simulator, dvs_transform, simulate
 from .kernel import STACK_LIMIT
-from .program import ChipProgram, CoreProgram, DvsProgram, program_from_config, read_config
+from .program import SimProgram, SimCore, SimDvs, program_from_config, read_config
 from .reference import ReferenceSimulator
 from .result import OUTPUT_DTYPE, SimResult, readout_model, split_outputs
 
-# The package's modules, one job each: program.py (configuration -> ChipProgram), kernel.py (the numba event loop),
+# The package's modules, one job each: program.py (configuration -> SimProgram), kernel.py (the numba event loop),
 # driver.py (Simulator: packs a program, runs the kernel), result.py (SimResult, the readout model), reference.py
 # (the slow plain-Python simulator the property tests compare with).
 
-__all__ = ["Simulator", "SimResult", "simulate", "ReferenceSimulator", "ChipProgram", "CoreProgram", "DvsProgram",
+__all__ = ["Simulator", "SimResult", "simulate", "ReferenceSimulator", "SimProgram", "SimCore", "SimDvs",
            "program_from_config", "read_config", "readout_model", "split_outputs", "dvs_transform", "OUTPUT_DTYPE",
            "STACK_LIMIT"]

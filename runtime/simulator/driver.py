@@ -1,4 +1,4 @@
-"""The fast simulator's driver: packs a :class:`ChipProgram` into the kernel's arrays, runs the numba kernel on an
+"""The fast simulator's driver: packs a :class:`SimProgram` into the kernel's arrays, runs the numba kernel on an
 event stream and collects a :class:`SimResult`."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import numpy as np
 from ...compiler.errors import SnncError
 from ..events import load_events
 from .kernel import _P, _P_FIELDS, DVS, RO, STACK_LIMIT, run_kernel
-from .program import ChipProgram, DvsProgram, program_from_config
+from .program import SimProgram, SimDvs, program_from_config
 from .reference import ReferenceSimulator
 from .result import SimResult, readout_model, split_outputs
 
 
-def dvs_transform(dvs: DvsProgram, ev: np.ndarray):
+def dvs_transform(dvs: SimDvs, ev: np.ndarray):
     """The DVS layer on an event array: returns (keep mask, feature, x, y).  Order as SPECK.md section 8: polarity
     select/merge, pooling, region of interest (origin..cut inclusive, shifted to 0,0), mirror x/y, diagonal swap."""
     p = ev["p"].astype(np.int64)
@@ -37,7 +37,7 @@ class Simulator:
     """The fast simulator.  Build it with :meth:`from_config`; :meth:`run` simulates an event stream from the
     configuration's initial states (each call starts afresh)."""
 
-    def __init__(self, program: ChipProgram):
+    def __init__(self, program: SimProgram):
         self.program = program
 
     @classmethod

@@ -1,5 +1,5 @@
-"""A configuration (docs/config-format.md) turned into what the simulators run: a :class:`ChipProgram` of
-:class:`CoreProgram` s (plus the DVS layer's :class:`DvsProgram`), checked for everything the simulators rely on."""
+"""A configuration (docs/config-format.md) turned into what the simulators run: a :class:`SimProgram` of
+:class:`SimCore` s (plus the DVS layer's :class:`SimDvs`), checked for everything the simulators rely on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ def read_config(path_or_dict) -> dict:
 
 
 @dataclass
-class CoreProgram:
+class SimCore:
     """One used core, as the simulators need it.  Arrays are in torch order: weights [F, C, ky, kx], states
     [F, y, x] (the config's [out][in][x][y] and [f][x][y] transposed)."""
 
@@ -42,7 +42,7 @@ class CoreProgram:
 
 
 @dataclass
-class DvsProgram:
+class SimDvs:
     merge: bool
     on_channel: bool
     off_channel: bool
@@ -56,15 +56,15 @@ class DvsProgram:
 
 
 @dataclass
-class ChipProgram:
+class SimProgram:
     """A parsed configuration: the chip, the used cores, where input events go, and the readout settings."""
 
     target: Target  # the chip named by snnc.target (its event-layer ids, ranges, decimator ratios)
-    cores: dict[int, CoreProgram]
+    cores: dict[int, SimCore]
     input_source: str  # "core" or "dvs"
     input_shape: tuple[int, int, int]
     input_cores: list[int]
-    dvs: DvsProgram | None
+    dvs: SimDvs | None
     readout: dict | None
     slow_clock_hz: float | None
     leak_can_fire: bool
@@ -98,8 +98,8 @@ def _int_array(value, shape, what, lo, hi) -> np.ndarray:
 
 
 def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float | None = None,
-                        leak_can_fire: bool | None = None) -> ChipProgram:
-    """Turn a configuration (path or dict) into a :class:`ChipProgram`; raise :class:`SnncError` on anything the
+                        leak_can_fire: bool | None = None) -> SimProgram:
+    """Turn a configuration (path or dict) into a :class:`SimProgram`; raise :class:`SnncError` on anything the
     simulator cannot run."""
     if overflow not in ("saturate", "wrap"):
         raise SnncError(f"overflow must be 'saturate' or 'wrap', not {overflow!r}")
@@ -112,7 +112,7 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
         raise SnncError(f"configuration: {len(layers)} cnn_layers, the chip has {chip.n_cores} cores")
     wlo, whi = chip.weight_range
     slo, shi = chip.state_range
-    cores: dict[int, CoreProgram] = {}
+    cores: dict[int, SimCore] = {}
     for i, L in enumerate(layers):
         where = f"cnn_layers[{i}]."
         dims = _get(L, "dimensions", where=where)
@@ -158,7 +158,7 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
                 if pool < 1:
                     raise SnncError(f"configuration: core {i} destination pooling {pool} must be >= 1")
                 dests.append((int(d["layer"]), pool, int(d.get("feature_shift", 0))))
-        cores[i] = CoreProgram(i, (C, ih, iw), (F, oh, ow), K, (sy, sx), (py, px), w, b, v0, th_high, th_low,
+        cores[i] = SimCore(i, (C, ih, iw), (F, oh, ow), K, (sy, sx), (py, px), w, b, v0, th_high, th_low,
                                bool(L.get("return_to_zero")), bool(L.get("leak_enable")),
                                bool(L.get("monitor_enable")), dec, dests)
     if not cores:
@@ -192,7 +192,7 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
             raise SnncError("configuration: input goes to the DVS layer but both dvs_layer destinations are disabled")
         g = lambda k, a: int((dvs_cfg.get(k) or {}).get(a, 0))  # noqa: E731
         n = chip.dvs_size
-        dvs = DvsProgram(bool(dvs_cfg.get("merge")), bool(dvs_cfg.get("on_channel", True)),
+        dvs = SimDvs(bool(dvs_cfg.get("merge")), bool(dvs_cfg.get("on_channel", True)),
                          bool(dvs_cfg.get("off_channel", True)),
                          (max(g("pooling", "x"), 1), max(g("pooling", "y"), 1)), (g("origin", "x"), g("origin", "y")),
                          (int((dvs_cfg.get("cut") or {}).get("x", n - 1)), int((dvs_cfg.get("cut") or {}).get("y", n - 1))),
@@ -219,6 +219,6 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
     ro = cfg.get("readout") or {}
     readout = ro if ro.get("enable") else None
     pool = int(inp.get("pooling", 1) or 1) if source == "core" else 1
-    return ChipProgram(chip, cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
+    return SimProgram(chip, cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
                        None if slow_clock_hz is None else float(slow_clock_hz), bool(leak_can_fire),
                        overflow == "saturate", max(pool, 1))

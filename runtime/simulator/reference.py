@@ -14,7 +14,7 @@ import numpy as np
 from ...compiler.errors import SnncError
 from ..events import load_events
 from ..neuron import fire, integrate
-from .program import ChipProgram
+from .program import SimProgram
 from .result import SimResult, readout_model, split_outputs
 
 MAX_DEPTH = 10_000
@@ -23,7 +23,7 @@ MAX_DEPTH = 10_000
 class ReferenceSimulator:
     """Same interface as :class:`snnc.runtime.simulator.Simulator`: ``run(events) -> SimResult``."""
 
-    def __init__(self, program: ChipProgram):
+    def __init__(self, program: SimProgram):
         self.program = program
 
     def prepare_events(self, events):

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...compiler.bandwidth import peak_rate
+
 if TYPE_CHECKING:
-    from .program import ChipProgram
+    from .program import SimProgram
 
 #: Output events: time (us), event layer (core id, the target's readout layer, or its DVS layer when monitored),
 #: feature, x, y.
@@ -57,11 +59,7 @@ class SimResult:
         """The highest synops rate (per second) of ``core`` over any window of ``window_us`` us that starts at an
         input event (synops are placed at the time of the input event that caused them)."""
         t, s = self.synop_times(core)
-        if t.size == 0:
-            return 0.0
-        cum = np.concatenate([[0], np.cumsum(s, dtype=np.int64)])
-        end = np.searchsorted(t, t + window_us, side="left")
-        return float((cum[end] - cum[np.arange(t.size)]).max()) * 1e6 / window_us
+        return peak_rate(t, s, window_us)
 
     def summary(self) -> dict:
         """The figures ``snnc simulate --json`` prints."""
@@ -73,7 +71,7 @@ class SimResult:
 
 
 
-def readout_model(prog: "ChipProgram", readout_events: np.ndarray, t_end: int) -> dict | None:
+def readout_model(prog: "SimProgram", readout_events: np.ndarray, t_end: int) -> dict | None:
     """The readout layer (SPECK.md section 8; details [U], our model): events arriving at the readout layer are
     counted per slow-clock period for classes k = 1..``target.readout_classes`` (15), class k listening to CNN
     channel ``target.readout_channel_stride`` * (k-1) = 4(k-1) (speck2e/2f errata); a moving

@@ -50,7 +50,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_rate": Key(float, 0.5, min=0.0, max=100.0, help="poisson: mean events per pixel and time step at full "
                         "intensity"),
         "step_us": Key(int, 1000, min=1, help="duration of one time step in microseconds (event timestamps)"),
-        "saccades": Key(int, 3, min=1, help="saccade: number of saccades per sample"),
     },
     "model": {
         "kind": Key(str, "scnn", ("scnn", "resnet"), help="a spiking CNN, or a small spiking ResNet (each conv "
@@ -167,7 +166,7 @@ class TrainConfig:
         return getattr(self, name)
 
 
-def parse_config(data: dict, base_dir: str | Path = ".", source: Path | None = None) -> TrainConfig:
+def train_config_from_dict(data: dict, base_dir: str | Path = ".", source: Path | None = None) -> TrainConfig:
     """Validate a configuration already read from TOML; resolve paths against ``base_dir``."""
     if not isinstance(data, dict):
         raise SnncError("the training configuration must be a TOML table")
@@ -259,7 +258,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SnncError(f"{p}: not valid TOML: {e}") from None
-    cfg = parse_config(data, base_dir=p.resolve().parent, source=p.resolve())
+    cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
     if not Path(cfg.dataset["path"]).exists():
         raise SnncError(f"dataset.path {str(cfg.dataset['path'])!r} does not exist (paths are relative to "
                         f"{p.name}); point it at the folder holding the data")

@@ -94,7 +94,6 @@ class Dataset:
         d, e = cfg.dataset, cfg.encoding
         self.kind, self.enc = d["kind"], e["kind"]
         self.T, self.step_us, self.max_rate = e["timesteps"], e["step_us"], e["max_rate"]
-        self.saccades = e["saccades"]
         self.duration_us = self.T * self.step_us
         lo, hi = d[split]
         if d["kind"] == "mnist":

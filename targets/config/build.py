@@ -1,0 +1,230 @@
+"""Build the configuration dict of a compiled, quantized model (``build_config``) and its sections."""
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ...compiler.chip import OUTPUT, resolve_decimate
+from ...compiler.errors import SnncError, _jsonable
+from ...compiler.memory import memory
+from .gcpause import gc_paused
+
+FORMAT_VERSION = 1
+SIMULATOR_DEFAULTS = {"overflow": "saturate", "leak_can_fire": False}
+
+
+def _xy(pair_yx) -> dict:
+    """(y, x) as torch orders it -> samna's {"x", "y"}."""
+    return {"x": int(pair_yx[1]), "y": int(pair_yx[0])}
+
+
+def _shape(c, h, w) -> dict:
+    return {"size": {"x": int(w), "y": int(h)}, "feature_count": int(c)}
+
+
+def _disabled_destination() -> dict:
+    return {"enable": False, "layer": 0, "pooling": 1, "feature_shift": 0}
+
+
+def unused_cnn_layer() -> dict:
+    """The entry of a core the model does not use: zero dimensions, empty arrays, nothing enabled."""
+    return {
+        "dimensions": {"input_shape": _shape(0, 0, 0), "output_shape": _shape(0, 0, 0), "padding": {"x": 0, "y": 0},
+                       "stride": {"x": 1, "y": 1}, "kernel_size": 1},
+        "weights": [], "biases": [], "neurons_initial_value": [],
+        "leak_enable": False, "leak_internal_slow_clk_enable": False,
+        "threshold_high": 0, "threshold_low": -1, "return_to_zero": False, "monitor_enable": False,
+        "destinations": [_disabled_destination(), _disabled_destination()],
+        "output_decimator_enable": False, "output_decimator_interval": 0,
+        "input_congestion_balancer_enable": False,
+    }
+
+
+def _decimators(chip, target, decimate: dict) -> dict[int, int]:
+    """{layer index: output_decimator_interval} from ``--decimate`` (``compiler/chip.py: resolve_decimate``)."""
+    return {i: target.decimator_ratios.index(n) for i, n in resolve_decimate(chip, decimate, target).items()}
+
+
+def _readout_layer(layer, target):
+    """Spread the exit layer's channels to 0, 4, 8, ... (readout errata) and return (layer, channel list)."""
+    f = layer.out_channels
+    N_READOUT_CLASSES, READOUT_CHANNEL_STRIDE = target.readout_classes, target.readout_channel_stride
+    if f > N_READOUT_CLASSES:
+        raise SnncError(f"--readout: the output layer {layer.name} has {f} channels; the readout layer reads at "
+                        f"most {N_READOUT_CLASSES} classes (remove --readout and read the output core's spikes)")
+    channels = [READOUT_CHANNEL_STRIDE * k for k in range(f)]
+    spread = (f - 1) * READOUT_CHANNEL_STRIDE + 1
+    if spread > target.max_channels:
+        raise SnncError(f"--readout: spreading {layer.name}'s channels needs {spread} channels")
+    out = copy.copy(layer)
+    w = np.zeros((spread,) + layer.weight.shape[1:], dtype=np.int64)
+    w[channels] = layer.weight
+    out.weight = w
+    if layer.bias is not None:
+        b = np.zeros(spread, dtype=np.int64)
+        b[channels] = layer.bias
+        out.bias = b
+    if layer.v_init is not None:
+        v = np.zeros((spread,) + layer.v_init.shape[1:], dtype=np.int64)
+        v[channels] = layer.v_init
+        out.v_init = v
+    out.output_shape = (spread,) + tuple(layer.output_shape[1:])
+    core = target.cores[layer.core]
+    m = memory(out)
+    for kind in ("kernel", "neuron", "bias"):
+        if m[kind] > getattr(core, f"{kind}_memory"):
+            raise SnncError(f"--readout: with its channels spread to 0, 4, 8, ... (readout errata), "
+                            f"{layer.name} needs {m[kind]} words of {kind} memory, core {layer.core} has "
+                            f"{getattr(core, f'{kind}_memory')}; remove --readout or make the layer smaller")
+    return out, channels
+
+
+def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None = None,
+                     decimator: int | None = None) -> dict:
+    """One used core's entry, from an integer chip layer (``quantized=True``).  ``readout_layer``: the target's
+    readout layer id when ``--readout`` sends the exit layer's spikes there, else None."""
+    if not layer.quantized:
+        raise ValueError(f"{layer.name}: quantize the chip layers before building a configuration")
+    f, oh, ow = layer.output_shape
+    c, ih, iw = layer.input_shape
+    kh, kw = layer.kernel_size
+    w = np.asarray(layer.weight, dtype=np.int64).transpose(0, 1, 3, 2)  # [out][in][y][x] -> [out][in][x][y]
+    bias = np.zeros(f, dtype=np.int64) if layer.bias is None else np.asarray(layer.bias, dtype=np.int64)
+    v0 = (np.zeros((f, ow, oh), dtype=np.int64) if layer.v_init is None
+          else np.asarray(layer.v_init, dtype=np.int64).reshape(f, oh, ow).transpose(0, 2, 1))
+    dests = []
+    exit_pool = None
+    for d in layer.destinations:
+        if d.layer == OUTPUT:
+            exit_pool = d.pooling
+            continue
+        dests.append({"enable": True, "layer": int(core_of[d.layer]), "pooling": int(d.pooling),
+                      "feature_shift": int(d.feature_shift)})
+    if readout_layer is not None and exit_pool is not None:
+        dests.append({"enable": True, "layer": int(readout_layer), "pooling": int(exit_pool), "feature_shift": 0})
+    if len(dests) > 2:
+        raise SnncError(f"{layer.name}: {len(dests)} destinations; a core has 2")
+    dests += [_disabled_destination() for _ in range(2 - len(dests))]
+    return {
+        "dimensions": {"input_shape": _shape(c, ih, iw), "output_shape": _shape(f, oh, ow),
+                       "padding": _xy(layer.padding), "stride": _xy(layer.stride), "kernel_size": int(kh)},
+        "weights": w.tolist(),
+        "biases": bias.tolist(),
+        "neurons_initial_value": v0.tolist(),
+        "leak_enable": bool(layer.bias is not None and np.any(bias)),
+        "leak_internal_slow_clk_enable": False,
+        "threshold_high": int(layer.threshold_high),
+        "threshold_low": int(layer.threshold_low),
+        "return_to_zero": layer.reset == "zero",
+        "monitor_enable": exit_pool is not None,
+        "destinations": dests,
+        "output_decimator_enable": decimator is not None,
+        "output_decimator_interval": int(decimator or 0),
+        "input_congestion_balancer_enable": False,
+    }
+
+
+def dvs_layer_config(chip, target, core_of: dict[int, int], dvs_input: bool) -> dict:
+    """The DVS layer: routes the sensor to the input cores when the input comes from the DVS, else disabled."""
+    cfg = {"merge": False, "on_channel": True, "off_channel": True, "pooling": {"x": 1, "y": 1},
+           "origin": {"x": 0, "y": 0}, "cut": {"x": target.dvs_size - 1, "y": target.dvs_size - 1},
+           "mirror": {"x": False, "y": False}, "mirror_diagonal": False, "monitor_enable": False,
+           "raw_monitor_enable": False, "pass_sensor_events": False,
+           "destinations": [{"enable": False, "layer": 0}, {"enable": False, "layer": 0}]}
+    if not dvs_input:
+        return cfg
+    shape = tuple(chip.input_shape)
+    if len(shape) != 3 or shape[0] not in (1, 2):
+        raise SnncError(f"--dvs-input: the DVS gives 1 (merged) or 2 (on/off) polarity channels; the model's input "
+                        f"is {list(shape)} (drop --dvs-input to feed the input cores directly)")
+    c, h, w = shape
+    if h > target.dvs_size or w > target.dvs_size:
+        raise SnncError(f"--dvs-input: the model's input {h}x{w} is larger than the {target.dvs_size}x"
+                        f"{target.dvs_size} sensor")
+    p = int(chip.input_pooling)
+    if len(chip.input_targets) > 2:
+        raise SnncError(f"--dvs-input: the input feeds {len(chip.input_targets)} layers; the DVS layer has 2 "
+                        "destinations")
+    cfg.update({"merge": c == 1, "pooling": {"x": p, "y": p},
+                "cut": {"x": w // p - 1, "y": h // p - 1}, "pass_sensor_events": True})
+    for k, i in enumerate(chip.input_targets):
+        cfg["destinations"][k] = {"enable": True, "layer": int(core_of[i])}
+    return cfg
+
+
+def readout_config(enabled: bool) -> dict:
+    return {"enable": bool(enabled), "threshold": 0, "low_pass_filter_disable": False,
+            "low_pass_filter32_not16": False, "output_mode_sel": 0, "readout_configuration_sel": 0,
+            "override_threshold_max": False, "monitor_enable": bool(enabled), "readout_pin_monitor_enable": False}
+
+
+def _source(result) -> dict:
+    src = dict(getattr(result, "source", None) or {})
+    if not src and getattr(result, "graph", None) is not None:
+        src = dict(result.graph.meta)
+    path = src.get("path")
+    sha = src.get("sha256")
+    if sha is None and path and Path(path).is_file():
+        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"path": None if path is None else str(path), "sha256": sha, "format": src.get("format")}
+
+
+@gc_paused
+def build_config(result) -> dict:
+    """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits)."""
+    chip, target, options = result.chip, result.target, result.options
+    if chip is None or not chip.layers:
+        raise SnncError("nothing to configure: the model has no chip layers")
+    if any(layer.core is None for layer in chip.layers):
+        raise SnncError("the chip layers have no cores assigned (the model does not fit)")
+    core_of = {i: int(layer.core) for i, layer in enumerate(chip.layers)}
+    decim = _decimators(chip, target, getattr(options, "decimate", {}) or {})
+    readout = bool(getattr(options, "readout", False))
+    exits = chip.exits()
+    channels_of: dict[int, list[int]] = {}
+    layers = list(chip.layers)
+    if readout:
+        if len(exits) != 1:
+            raise SnncError(f"--readout needs exactly one output layer; the model has {len(exits)}")
+        layers[exits[0]], channels_of[exits[0]] = _readout_layer(layers[exits[0]], target)
+
+    cnn = [unused_cnn_layer() for _ in range(target.n_cores)]
+    for i, layer in enumerate(layers):
+        cnn[core_of[i]] = cnn_layer_config(layer, core_of, readout_layer=target.readout_layer if readout else None,
+                                           decimator=decim.get(i))
+
+    report_layers = result.report_json()["layers"]
+    snnc_layers = []
+    for i, (layer, rep) in enumerate(zip(chip.layers, report_layers)):
+        entry = dict(rep)
+        entry["sources"] = list(layer.sources)
+        entry["scale"] = layer.scale
+        entry["quantization"] = dict(layer.quant_report)
+        snnc_layers.append(entry)
+    outputs = []
+    for i in exits:
+        out = {"core": core_of[i], "name": chip.layers[i].name}
+        if i in channels_of:
+            out["channels"] = channels_of[i]
+        outputs.append(out)
+    dvs = bool(getattr(options, "dvs_input", False))
+    snnc = {
+        "format_version": FORMAT_VERSION,
+        "target": target.name,
+        "source": _source(result),
+        "input": {"source": "dvs" if dvs else "core", "shape": [int(s) for s in chip.input_shape],
+                  "cores": [core_of[i] for i in chip.input_targets], "pooling": int(chip.input_pooling)},
+        "outputs": outputs,
+        "layers": snnc_layers,
+        "quantization": {"policy": getattr(options, "quantize", "sinabs")},
+        "simulator": dict(SIMULATOR_DEFAULTS),
+    }
+    return {  # the chip sections are plain Python values already (tolist / int / bool)
+        "cnn_layers": cnn,
+        "dvs_layer": dvs_layer_config(chip, target, core_of, dvs),
+        "readout": readout_config(readout),
+        "snnc": _jsonable(snnc),
+    }

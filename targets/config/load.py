@@ -1,0 +1,323 @@
+"""Read a configuration (path or dict) and check it: the JSON schema, then the chip's rules.  Every problem is
+reported, not only the first: the checks run per independent unit (a core's dimensions, its weights, biases,
+initial states, thresholds, decimator, each destination; the DVS layer) and one SnncError lists them all."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ...compiler.errors import SnncError
+from ...compiler.geometry import conv_output_size
+from ...compiler.quantize import chip_threshold_low
+from ..speck import get_target
+from .build import FORMAT_VERSION
+from .gcpause import gc_paused
+
+
+class _Problems:
+    """Collects the problems of independent checks; :meth:`raise_any` raises one SnncError listing them all."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.messages: list[str] = []
+
+    def run(self, check, *args) -> None:
+        try:
+            check(*args)
+        except SnncError as e:
+            self.messages.append(str(e))
+
+    def raise_any(self) -> None:
+        if not self.messages:
+            return
+        if len(self.messages) == 1:
+            raise SnncError(self.messages[0])
+        prefix = f"{self.where}: "
+        parts = [m[len(prefix):] if m.startswith(prefix) else m for m in self.messages]
+        raise SnncError(f"{self.where}: {len(parts)} problems: " + "; ".join(parts))
+
+
+@lru_cache(maxsize=1)
+def config_schema() -> dict:
+    """The JSON schema of the format (``targets/config_schema.json``)."""
+    return json.loads((Path(__file__).parent.parent / "config_schema.json").read_text(encoding="utf-8"))
+
+
+def _field(path) -> str:
+    s = ""
+    for p in path:
+        s += f"[{p}]" if isinstance(p, int) else (f".{p}" if s else str(p))
+    return s or "(top level)"
+
+
+@gc_paused
+def load_config(source: str | Path | dict) -> dict:
+    """Read (from a path) and check a configuration; returns the dict.
+
+    Checks the JSON schema (``targets/config_schema.json``) and the chip's rules (``targets/speck.py``): integer
+    ranges, threshold_low != 0, array shapes against ``dimensions``, the output size formula, strides, paddings,
+    kernel sizes, poolings, destinations (to used cores whose input shape matches), the DVS layer.  Each
+    rejection is a SnncError naming the field, e.g. ``cnn_layers[3].weights[2][0][1][1] = 300 is outside int8``.
+    """
+    where = "configuration"
+    if isinstance(source, dict):
+        config = source
+    else:
+        where = str(source)
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SnncError(f"{where}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise SnncError(f"{where}: cannot read it as text ({e})") from None
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SnncError(f"{where}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); expected a "
+                            "configuration written by `snnc compile`") from None
+    if not isinstance(config, dict):
+        raise SnncError(f"{where}: expected a JSON object with cnn_layers, dvs_layer, readout and snnc, got "
+                        f"{type(config).__name__}")
+    _check_schema(config, where)
+    _check_chip(config, where)
+    return config
+
+
+@lru_cache(maxsize=1)
+def _validator_class():
+    """Draft 2020-12, except that 1.0 is not an integer (the chip's fields are written as plain integers)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+def _check_schema(config: dict, where: str) -> None:
+    import jsonschema
+
+    validator = _validator_class()(config_schema())
+    errors = list(validator.iter_errors(config))
+    if not errors:
+        return
+    best = jsonschema.exceptions.best_match(errors)  # the most relevant first, then one line per other error
+    rest = [jsonschema.exceptions.best_match([e]) for e in errors if e is not best]
+    problems = _Problems(where)
+    for err in [best] + sorted(rest, key=lambda e: list(map(str, e.absolute_path))):
+        problems.messages.append(f"{where}: {_field(err.absolute_path)}: {err.message}")
+    problems.raise_any()
+
+
+def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
+    try:
+        a = np.array(value)
+    except (ValueError, OverflowError):
+        a = None
+    # numpy turns a true/false among integers into 1/0; JSON's own text shows them (and costs a C-speed pass)
+    has_bool = a is not None and a.size and a.dtype.kind in "iub" and (
+        a.dtype.kind == "b" or "t" in (text := json.dumps(value)) or "f" in text)
+    if a is None or a.ndim != ndim or (a.size and a.dtype.kind not in "iu") or has_bool:
+        # find out which: ragged, wrong depth, or non-integers
+        def walk(v, path, depth):
+            if depth == ndim:
+                if type(v) is not int:
+                    raise SnncError(f"{where}: {name}{path} = {json.dumps(v)} is not an integer")
+                if abs(v) >= 2 ** 63:
+                    raise SnncError(f"{where}: {name}{path} = {v} is far outside the chip's range")
+                return
+            if not isinstance(v, list):
+                raise SnncError(f"{where}: {name}{path} should be a {ndim - depth}-d list, got {json.dumps(v)[:40]}")
+            for k, item in enumerate(v):
+                walk(item, f"{path}[{k}]", depth + 1)
+
+        walk(value, "", 0)
+        raise SnncError(f"{where}: {name} is ragged (its rows have different lengths)")
+    return a.astype(np.int64, copy=False) if a.size else np.zeros(a.shape, dtype=np.int64)
+
+
+def _check_range(a: np.ndarray, name: str, where: str, rng: tuple[int, int], label: str) -> None:
+    bad = np.argwhere((a < rng[0]) | (a > rng[1]))
+    if bad.size:
+        idx = tuple(int(v) for v in bad[0])
+        raise SnncError(f"{where}: {name}{''.join(f'[{v}]' for v in idx)} = {int(a[idx])} is outside {label} "
+                        f"[{rng[0]}, {rng[1]}]")
+
+
+def _bits_label(bits: int) -> str:
+    return f"int{bits}"
+
+
+def _check_chip(config: dict, where: str) -> None:
+    snnc = config["snnc"]
+    if snnc["format_version"] != FORMAT_VERSION:
+        raise SnncError(f"{where}: snnc.format_version {snnc['format_version']} is not supported (this snnc reads "
+                        f"version {FORMAT_VERSION}); recompile the model with this snnc")
+    try:
+        target = get_target(snnc["target"])
+    except SnncError as e:
+        raise SnncError(f"{where}: snnc.target: {e}") from None
+    layers = config["cnn_layers"]
+    if len(layers) != target.n_cores:
+        raise SnncError(f"{where}: cnn_layers has {len(layers)} entries; {target.name} has {target.n_cores} cores")
+    used = [bool(layer["weights"]) for layer in layers]
+    readout_on = config["readout"]["enable"]
+    problems = _Problems(where)
+    for i, layer in enumerate(layers):
+        name = f"cnn_layers[{i}]"
+        if not used[i]:
+            problems.run(_check_unused_layer, layer, name, where, i)
+            continue
+        _check_used_layer(problems, layer, name, where, target, layers, used, readout_on)
+    _check_dvs(problems, config["dvs_layer"], where, target, layers, used)
+    problems.raise_any()
+
+
+def _check_unused_layer(layer, name, where, i) -> None:
+    for k, d in enumerate(layer["destinations"]):
+        if d["enable"]:
+            raise SnncError(f"{where}: {name}.destinations[{k}] is enabled but core {i} is unused (it has "
+                            "no weights)")
+    if layer["monitor_enable"]:
+        raise SnncError(f"{where}: {name}.monitor_enable is true but core {i} is unused (it has no weights)")
+
+
+def _check_used_layer(problems: _Problems, layer, name, where, target, layers, used, readout_on) -> None:
+    """One used core, in independent units; each unit stops at its first problem."""
+    dim = layer["dimensions"]
+    c = dim["input_shape"]["feature_count"]
+    ix, iy = dim["input_shape"]["size"]["x"], dim["input_shape"]["size"]["y"]
+    f = dim["output_shape"]["feature_count"]
+    ox, oy = dim["output_shape"]["size"]["x"], dim["output_shape"]["size"]["y"]
+    k = dim["kernel_size"]
+
+    def dimensions():
+        for axis in ("x", "y"):
+            s, p = dim["stride"][axis], dim["padding"][axis]
+            if s not in target.strides:
+                raise SnncError(f"{where}: {name}.dimensions.stride.{axis} = {s}; {target.name} strides are "
+                                f"{', '.join(map(str, target.strides))}")
+            if not 0 <= p <= target.max_padding:
+                raise SnncError(f"{where}: {name}.dimensions.padding.{axis} = {p} is outside 0..{target.max_padding}")
+        if k not in target.kernel_sizes:
+            raise SnncError(f"{where}: {name}.dimensions.kernel_size = {k} is outside {min(target.kernel_sizes)}.."
+                            f"{max(target.kernel_sizes)}")
+        for label, v, lim in (("input_shape.size.x", ix, target.max_input_size),
+                              ("input_shape.size.y", iy, target.max_input_size),
+                              ("output_shape.size.x", ox, target.max_output_size),
+                              ("output_shape.size.y", oy, target.max_output_size),
+                              ("input_shape.feature_count", c, target.max_channels),
+                              ("output_shape.feature_count", f, target.max_channels)):
+            if not 1 <= v <= lim:
+                raise SnncError(f"{where}: {name}.dimensions.{label} = {v} is outside 1..{lim}")
+        for axis, i_, o_ in (("x", ix, ox), ("y", iy, oy)):
+            s, p = dim["stride"][axis], dim["padding"][axis]
+            expect = conv_output_size(i_, k, s, p)
+            if o_ != expect:
+                raise SnncError(f"{where}: {name}.dimensions.output_shape.size.{axis} = {o_}, but input {i_}, kernel {k}, "
+                                f"padding {p}, stride {s} give floor(({i_} + 2*{p} - {k}) / {s}) + 1 = {expect}")
+
+    def weights():
+        w = _array(layer["weights"], f"{name}.weights", where, 4)
+        if w.shape != (f, c, k, k):
+            raise SnncError(f"{where}: {name}.weights has shape {list(w.shape)}; dimensions say [{f}][{c}][{k}][{k}] "
+                            "([out][in][x][y])")
+        _check_range(w, f"{name}.weights", where, target.weight_range, _bits_label(target.weight_bits))
+
+    def biases():
+        b = _array(layer["biases"], f"{name}.biases", where, 1)
+        if b.shape != (f,):
+            raise SnncError(f"{where}: {name}.biases has {b.shape[0]} entries for {f} output features")
+        _check_range(b, f"{name}.biases", where, target.bias_range, _bits_label(target.bias_bits))
+
+    def initial_states():
+        v = _array(layer["neurons_initial_value"], f"{name}.neurons_initial_value", where, 3)
+        if v.shape != (f, ox, oy):
+            raise SnncError(f"{where}: {name}.neurons_initial_value has shape {list(v.shape)}; dimensions say "
+                            f"[{f}][{ox}][{oy}] ([feature][x][y])")
+        _check_range(v, f"{name}.neurons_initial_value", where, target.state_range, _bits_label(target.state_bits))
+
+    def thresholds():
+        lo, hi = target.threshold_range
+        for key in ("threshold_high", "threshold_low"):
+            if not lo <= layer[key] <= hi:
+                raise SnncError(f"{where}: {name}.{key} = {layer[key]} is outside {_bits_label(target.threshold_bits)} "
+                                f"[{lo}, {hi}]")
+        if layer["threshold_low"] != chip_threshold_low(layer["threshold_low"]):
+            raise SnncError(f"{where}: {name}.threshold_low is {layer['threshold_low']}, which the chip cannot use "
+                            f"(hardware bug); use {chip_threshold_low(layer['threshold_low'])}")
+        if layer["threshold_low"] >= layer["threshold_high"]:
+            raise SnncError(f"{where}: {name}.threshold_low = {layer['threshold_low']} is not below threshold_high = "
+                            f"{layer['threshold_high']}")
+
+    def decimator():
+        if not 0 <= layer["output_decimator_interval"] < len(target.decimator_ratios):
+            raise SnncError(f"{where}: {name}.output_decimator_interval = {layer['output_decimator_interval']} is "
+                            f"outside 0..{len(target.decimator_ratios) - 1}")
+
+    def destination(j, d):
+        dn = f"{name}.destinations[{j}]"
+        if d["pooling"] not in target.poolings:
+            raise SnncError(f"{where}: {dn}.pooling = {d['pooling']}; pooling is one of "
+                            f"{', '.join(map(str, target.poolings))}")
+        t = d["layer"]
+        if t == target.readout_layer:
+            if not readout_on:
+                raise SnncError(f"{where}: {dn}.layer = {t} (readout) but readout.enable is false")
+            return
+        if not 0 <= t < target.n_cores:
+            raise SnncError(f"{where}: {dn}.layer = {t} is not a core (0..{target.n_cores - 1}) or the readout "
+                            f"({target.readout_layer})")
+        if not used[t]:
+            raise SnncError(f"{where}: {dn}.layer = {t}, but core {t} is unused (it has no weights)")
+        tin = layers[t]["dimensions"]["input_shape"]
+        px, py = ox // d["pooling"], oy // d["pooling"]
+        if (tin["size"]["x"], tin["size"]["y"]) != (px, py):
+            raise SnncError(f"{where}: {dn}: core {t} expects a {tin['size']['x']}x{tin['size']['y']} input, this "
+                            f"core sends {ox}x{oy} pooled by {d['pooling']} = {px}x{py}")
+        if f + d["feature_shift"] > tin["feature_count"] or d["feature_shift"] < 0:
+            raise SnncError(f"{where}: {dn}: features {d['feature_shift']}..{d['feature_shift'] + f - 1} do not "
+                            f"fit core {t}'s {tin['feature_count']} input features")
+
+    for unit in (dimensions, weights, biases, initial_states, thresholds, decimator):
+        problems.run(unit)
+    for j, d in enumerate(layer["destinations"]):
+        if d["enable"]:
+            problems.run(destination, j, d)
+
+
+def _check_dvs(problems: _Problems, dvs: dict, where: str, target, layers, used) -> None:
+    """The DVS layer: each axis and each enabled destination is one unit."""
+    for axis in ("x", "y"):
+        problems.run(_check_dvs_axis, dvs, axis, where, target)
+    for j, d in enumerate(dvs["destinations"]):
+        if d["enable"]:
+            problems.run(_check_dvs_destination, dvs, j, d, where, target, layers, used)
+
+
+def _check_dvs_axis(dvs: dict, axis: str, where: str, target) -> None:
+    p = dvs["pooling"][axis]
+    if p not in target.poolings:
+        raise SnncError(f"{where}: dvs_layer.pooling.{axis} = {p}; pooling is one of "
+                        f"{', '.join(map(str, target.poolings))}")
+    o, c = dvs["origin"][axis], dvs["cut"][axis]
+    if not 0 <= o <= c < target.dvs_size:
+        raise SnncError(f"{where}: dvs_layer origin.{axis} = {o}, cut.{axis} = {c}: need 0 <= origin <= cut < "
+                        f"{target.dvs_size}")
+
+
+def _check_dvs_destination(dvs: dict, j: int, d: dict, where: str, target, layers, used) -> None:
+    t = d["layer"]
+    if not 0 <= t < target.n_cores or not used[t]:
+        raise SnncError(f"{where}: dvs_layer.destinations[{j}].layer = {t} is not a used core")
+    tin = layers[t]["dimensions"]["input_shape"]
+    size = (dvs["cut"]["x"] - dvs["origin"]["x"] + 1, dvs["cut"]["y"] - dvs["origin"]["y"] + 1)
+    if (tin["size"]["x"], tin["size"]["y"]) != size:
+        raise SnncError(f"{where}: dvs_layer.destinations[{j}]: core {t} expects a {tin['size']['x']}x"
+                        f"{tin['size']['y']} input, the DVS region origin..cut is {size[0]}x{size[1]}")
+    channels = 1 if dvs["merge"] else 2
+    if tin["feature_count"] != channels:
+        raise SnncError(f"{where}: dvs_layer.destinations[{j}]: core {t} expects {tin['feature_count']} input "
+                        f"features, the DVS sends {channels} (merge = {str(dvs['merge']).lower()})")
