@@ -9,9 +9,10 @@ input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the bo
 * Static (:func:`static_estimate`): from an input event rate, rates are propagated layer by layer; a layer emits
   ``activity`` output spikes per input event it receives (a stated default, or measured), divided by its output
   decimator ratio.
-* Measured (``snnc.runtime.measure.measure``, which runs the simulator; :class:`Measurement` holds its counts): the model is quantized and written to a configuration in memory, the bit-accurate
-  simulator runs the events, and every core's exact synaptic operations are counted: total, mean rate over the
-  input's duration and peak rates over sliding 1 ms and 10 ms windows of input time.
+* Measured (``snnc.runtime.measure.measure`` runs the simulator; :class:`Measurement` holds its counts): the
+  model is quantized and written to a configuration in memory, the bit-accurate simulator runs the events, and
+  every core's exact synaptic operations are counted: total, mean rate over the input's duration and peak rates
+  over sliding 1 ms and 10 ms windows of input time.
 * Check (:func:`analyze`): a core whose rate exceeds its limit (``targets/speck.py`` ``Core.synops_limit``,
   estimates, overridable with ``--synops-limit``) is a ``synops_bandwidth`` violation whose hint names the output
   decimator ratio on the feeding layer that brings the core under its limit.

@@ -113,7 +113,8 @@ def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dv
                 "before sending them", measured=chip.input_pooling, limit="with --dvs-input only")
     elif chip.input_pooling not in target.poolings:
         d.error("pooling", pools[0], f"DVS pooling {chip.input_pooling} is not one of {list(target.poolings)}",
-                f"use input pooling {_one_of(target.poolings)}", measured=chip.input_pooling, limit=list(target.poolings))
+                f"use input pooling {_one_of(target.poolings)}", measured=chip.input_pooling,
+                limit=list(target.poolings))
 
 
 def _one_of(values) -> str:
@@ -208,7 +209,8 @@ def rule_input_size(layer: ChipLayer, t, d: Diagnostics) -> None:
     c, h, w = layer.input_shape
     if h > t.max_input_size or w > t.max_input_size:
         d.error("input_size", layer.name, f"input map {h}x{w} exceeds {t.max_input_size}x{t.max_input_size}",
-                f"pool or crop the input to at most {t.max_input_size}x{t.max_input_size}", measured=[h, w], limit=t.max_input_size)
+                f"pool or crop the input to at most {t.max_input_size}x{t.max_input_size}", measured=[h, w],
+                limit=t.max_input_size)
 
 
 def rule_output_size(layer: ChipLayer, t, d: Diagnostics) -> None:

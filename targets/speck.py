@@ -98,7 +98,7 @@ TARGETS: dict[str, Target] = {
 
 #: The integer neuron every Speck target shares (state and weight ranges, decimator ratios): what
 #: ``snnc.runtime.neuron`` compiles into the simulator and the training layers.  Every entry of TARGETS has the same
-#: numbers (checked by tests/test_neuron.py).
+#: numbers (checked by tests/test_speck_family.py).
 SPECK_NEURON: Target = TARGETS["speck2f"]
 
 

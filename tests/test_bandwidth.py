@@ -271,9 +271,7 @@ def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_
 
     from pathlib import Path
 
-    mnist = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-    if not mnist.exists():
-        pytest.skip("../shared/data/mnist is not here")
+    mnist = Path(__file__).resolve().parents[1] / "examples" / "data" / "mnist"  # shipped with the project
     images, _ = load_mnist(mnist)
     res = run_pipeline(nir_paper_cnn, CompileOptions(), until="assign")
     for k in range(2):

@@ -10,7 +10,7 @@ from snnc.compiler.frontends.loader import load_model
 from snnc.compiler.frontends.nir_frontend import from_nir
 from snnc.compiler.ir import IAF, LIF, Add, Conv2d, Flatten, Linear, SumPool, Unsupported
 
-SHARED_CNN = Path(__file__).resolve().parents[2] / "shared" / "models" / "nir_paper_nmnist_cnn.nir"
+SHARED_CNN = Path(__file__).resolve().parents[2] / "shared" / "models" / "nir_paper_nmnist_cnn.nir"  # optional
 
 
 def chain(*nodes, input_shape):

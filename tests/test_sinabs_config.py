@@ -20,7 +20,7 @@ from models import scnn  # noqa: E402
 
 import snnc  # noqa: E402
 
-NIR_MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "nir_paper_nmnist_cnn.nir"
+NIR_MODEL = Path(__file__).resolve().parents[1] / "examples" / "nmnist_cnn.nir"  # the NIR paper's CNN, shipped
 
 
 def _sinabs_layers(dynapcnn, model, input_shape):
@@ -153,7 +153,7 @@ def _sinabs_from_nir(path: Path) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-@pytest.mark.skipif(not NIR_MODEL.is_file(), reason="../shared/models is not beside the repository")
+@pytest.mark.skipif(not NIR_MODEL.is_file(), reason="examples/nmnist_cnn.nir is missing from this checkout")
 def test_nir_paper_cnn_matches_sinabs(sinabs_dynapcnn):
     """The NIR model gives no floor: snnc uses -32768 there (sinabs' -2^15 would force scale 1); the rest matches."""
     config = _compare(sinabs_dynapcnn, _sinabs_from_nir(NIR_MODEL), (2, 34, 34), check_low=False,

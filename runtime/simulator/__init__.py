@@ -19,7 +19,8 @@ Processing order -- what "bit-accurate" means here (see docs/simulator.md for th
    if the output decimator is enabled, a per-core counter passes only every N-th spike (the N-th is the first
    passed) [I]; a passed spike is recorded as an output event with un-pooled coordinates when ``monitor_enable``
    [C], then for each enabled destination in order 0, 1 becomes ``(o + feature_shift, x // pooling, y // pooling)``
-   at that core [C pooling, I shift] (or is recorded as a readout input when the destination is the target's readout layer, 12 on Speck).
+   at that core [C pooling, I shift] (or is recorded as a readout input when the destination is the target's
+   readout layer, 12 on Speck).
    Events whose shifted/pooled coordinates fall outside the destination's input are dropped and counted.
 5. Output events carry the timestamp of the input event that caused them.
 6. Leak: with ``leak_enable`` and a slow clock of ``slow_clock_hz``, tick k happens at ``k * 1e6 / hz`` us

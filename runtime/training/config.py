@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from snnc.compiler.errors import SnncError
+from snnc.targets.speck import SPECK_NEURON, TARGETS
 
 try:
     import tomllib
@@ -208,12 +209,14 @@ def _cross_check(c: dict) -> None:
         if m[k] is None or len(m[k]) != n:
             got = "missing" if m[k] is None else f"{len(m[k])} entries"
             raise SnncError(f"model.{k} must have one entry per conv layer ({n}, as model.channels), got {got}")
+    chip = TARGETS.get(c["quantization"]["target"], SPECK_NEURON)  # an unknown target is reported below
     for s in m["strides"]:
-        if s not in (1, 2, 4, 8):
-            raise SnncError(f"model.strides: {s} is not a stride the chip has (1, 2, 4, 8)")
+        if s not in chip.strides:
+            raise SnncError(f"model.strides: {s} is not a stride the chip has ({', '.join(map(str, chip.strides))})")
     for p in m["pools"]:
-        if p not in (1, 2, 4):
-            raise SnncError(f"model.pools: {p} is not a sum pooling the chip has (1, 2, 4)")
+        if p not in chip.poolings:
+            raise SnncError(f"model.pools: {p} is not a sum pooling the chip has "
+                            f"({', '.join(map(str, chip.poolings))})")
     for r in ("train", "eval"):
         a, b = d[r]
         if b < a:
@@ -227,8 +230,6 @@ def _cross_check(c: dict) -> None:
         raise SnncError("encoding.kind = 'events' needs dataset.kind = 'events' (MNIST images are not events)")
     if c["neuron"]["threshold_low"] >= 0:
         raise SnncError("neuron.threshold_low must be below 0 (the chip's floor may not be 0), e.g. -1.0")
-    from snnc.targets.speck import TARGETS
-
     q = c["quantization"]
     if q["target"] not in TARGETS:
         raise SnncError(f"quantization.target = {q['target']!r} is not one of: {_fmt_choices(TARGETS)}")

@@ -216,8 +216,8 @@ def _check_used_layer(problems: _Problems, layer, name, where, target, layers, u
             s, p = dim["stride"][axis], dim["padding"][axis]
             expect = conv_output_size(i_, k, s, p)
             if o_ != expect:
-                raise SnncError(f"{where}: {name}.dimensions.output_shape.size.{axis} = {o_}, but input {i_}, kernel {k}, "
-                                f"padding {p}, stride {s} give floor(({i_} + 2*{p} - {k}) / {s}) + 1 = {expect}")
+                raise SnncError(f"{where}: {name}.dimensions.output_shape.size.{axis} = {o_}, but input {i_}, "
+                                f"kernel {k}, padding {p}, stride {s} give floor(({i_} + 2*{p} - {k}) / {s}) + 1 = {expect}")
 
     def weights():
         w = _array(layer["weights"], f"{name}.weights", where, 4)
