@@ -10,6 +10,7 @@ import numpy as np
 from ...compiler.chip import OUTPUT, resolve_decimate
 from ...compiler.errors import SnncError, _jsonable
 from ...compiler.memory import memory
+from ..speck import SPECK_NEURON
 from .gcpause import gc_paused
 
 FORMAT_VERSION = 1
@@ -83,9 +84,10 @@ def _readout_layer(layer, target):
 
 
 def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None = None,
-                     decimator: int | None = None) -> dict:
+                     decimator: int | None = None, destinations: int = SPECK_NEURON.destinations_per_core) -> dict:
     """One used core's entry, from an integer chip layer (``quantized=True``).  ``readout_layer``: the target's
-    readout layer id when ``--readout`` sends the exit layer's spikes there, else None."""
+    readout layer id when ``--readout`` sends the exit layer's spikes there, else None; ``destinations``: the
+    target's destinations per core (the entry lists them all, disabled ones included)."""
     if not layer.quantized:
         raise ValueError(f"{layer.name}: quantize the chip layers before building a configuration")
     f, oh, ow = layer.output_shape
@@ -105,9 +107,9 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None =
                       "feature_shift": int(d.feature_shift)})
     if readout_layer is not None and exit_pool is not None:
         dests.append({"enable": True, "layer": int(readout_layer), "pooling": int(exit_pool), "feature_shift": 0})
-    if len(dests) > 2:
-        raise SnncError(f"{layer.name}: {len(dests)} destinations; a core has 2")
-    dests += [_disabled_destination() for _ in range(2 - len(dests))]
+    if len(dests) > destinations:
+        raise SnncError(f"{layer.name}: {len(dests)} destinations; a core has {destinations}")
+    dests += [_disabled_destination() for _ in range(destinations - len(dests))]
     return {
         "dimensions": {"input_shape": _shape(c, ih, iw), "output_shape": _shape(f, oh, ow),
                        "padding": _xy(layer.padding), "stride": _xy(layer.stride), "kernel_size": int(kh)},
@@ -194,7 +196,7 @@ def build_config(result) -> dict:
     cnn = [unused_cnn_layer() for _ in range(target.n_cores)]
     for i, layer in enumerate(layers):
         cnn[core_of[i]] = cnn_layer_config(layer, core_of, readout_layer=target.readout_layer if readout else None,
-                                           decimator=decim.get(i))
+                                           decimator=decim.get(i), destinations=target.destinations_per_core)
 
     report_layers = result.report_json()["layers"]
     snnc_layers = []
