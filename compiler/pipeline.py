@@ -118,6 +118,9 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     ``until``: ``"assign"`` (what ``snnc check`` needs) or ``"quantize"`` (integers, for ``snnc compile``).
     Raises SnncError for unusable input; hardware-rule violations are collected in ``result.diagnostics``.
     """
+    if isinstance(target, (CompileOptions, str)) or target is None:
+        raise TypeError("snnc.compiler.pipeline.run_pipeline(model, target, options) takes a Target value; to compile "
+                        "for a target name use snnc.targets.compile.run_pipeline(model, options)")
     options = options or CompileOptions()
     result = CompileResult(target=target, options=options)
     t0 = time.perf_counter()
