@@ -23,7 +23,8 @@ from .passes.group import group_chip_layers
 
 PIPELINES = {
     "speck": {
-        "graph": ["convert_ann", "fold_batchnorm", "collapse_neuron_params", "avgpool_to_sumpool", "lower_linear",
+        "graph": ["convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools", "avgpool_to_sumpool",
+                  "lower_linear",
                   "merge_pools"],
         "chip": ["strip_biases", "clip_weights"],
     },

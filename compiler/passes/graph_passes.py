@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import IAF, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, ReLU, SumPool
+from ..ir import IAF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, ReLU, SumPool
 
 
 def convert_ann(graph: Graph, ctx) -> Graph:
@@ -78,11 +78,41 @@ def collapse_neuron_params(graph: Graph, ctx) -> Graph:
     return g
 
 
-def lower_linear(graph: Graph, ctx) -> Graph:
-    """Linear -> Conv2d whose kernel covers the whole input map; a Flatten before it is absorbed.
+def drop_identity_pools(graph: Graph, ctx) -> Graph:
+    """Remove poolings that do nothing: kernel 1x1, stride 1x1, no padding (``AvgPool2d(1)``, ``SumPool2d(1)``),
+    wherever they are, also after the last neuron layer.  Others stay."""
+    g = graph.copy()
+    for name in g.node_names():
+        node = g[name]
+        if isinstance(node, (SumPool, AvgPool)) and node.kernel == (1, 1) and node.stride == (1, 1) \
+                and node.padding == (0, 0) and len(g.predecessors(name)) == 1:
+            g.remove(name)
+            ctx.notes.append(f"{name}: 1x1 pooling does nothing; removed")
+    return g
 
-    Vectors become ``(N, 1, 1)`` maps: an Input of shape ``(N,)`` too.  A Flatten with no Linear after it (e.g.
-    right before the output) is dropped, since spikes keep their coordinates on the chip.
+
+def _map_shape(g: Graph, name: str, shapes: dict) -> tuple | None:
+    """The (C, H, W) map a vector-valued node was flattened from, looking upstream through Flatten and merges
+    (Add) of flattened branches; None when it is a plain vector (or the branches disagree)."""
+    node = g[name]
+    if isinstance(node, Flatten):
+        (src,) = g.predecessors(name)
+        s = shapes[src]
+        return tuple(s) if len(s) == 3 else _map_shape(g, src, shapes)
+    if isinstance(node, Add):
+        found = {_map_shape(g, p, shapes) if len(shapes[p]) == 1 else tuple(shapes[p]) for p in g.predecessors(name)}
+        return found.pop() if len(found) == 1 and None not in found else None
+    return None
+
+
+def lower_linear(graph: Graph, ctx) -> Graph:
+    """Linear -> Conv2d whose kernel covers the whole input map; Flattens before it are absorbed.
+
+    Works on DAGs: a Linear fed by a merge (Add) of several flattened branches (``Flatten -> Merge -> Linear``)
+    absorbs every branch's Flatten; the merge then adds maps, and the weight is reshaped to a conv over that map,
+    which each merged input reaches.  Vectors become ``(N, 1, 1)`` maps: an Input of shape ``(N,)`` too.  Flattens
+    with no Linear after them (e.g. right before the output) are dropped, since spikes keep their coordinates on
+    the chip.
     """
     g = graph.copy()
     for name in g.inputs():
@@ -90,27 +120,26 @@ def lower_linear(graph: Graph, ctx) -> Graph:
         if len(inp.shape) == 1:
             g.replace(name, Input(name, shape=(inp.shape[0], 1, 1)))
     shapes = g.infer_shapes()
+    linears = {}
     for name in g.node_names():
         node = g[name]
         if not isinstance(node, Linear):
             continue
         (src,) = g.predecessors(name)
         in_shape = shapes[src]
-        if isinstance(g[src], Flatten) and len(g.successors(src)) == 1:
-            (flat_src,) = g.predecessors(src)
-            in_shape = shapes[flat_src]
-            if len(in_shape) == 3:
-                ctx.folded.setdefault(name, []).append(src)
-                g.remove(src)
         if len(in_shape) == 1:
-            in_shape = (in_shape[0], 1, 1)
-        c, h, w = in_shape
-        weight = node.weight.reshape(node.weight.shape[0], c, h, w)
-        g.replace(name, Conv2d(name, weight=weight, bias=node.bias, stride=1, padding=0))
-    # Flattens that remain: drop those whose consumers no longer need a vector.
+            in_shape = _map_shape(g, src, shapes) or (in_shape[0], 1, 1)
+        if isinstance(g[src], Flatten) and len(g.successors(src)) == 1:
+            ctx.folded.setdefault(name, []).append(src)
+        linears[name] = in_shape
+    # every Flatten goes: the maps keep their shape on the chip
     for name in g.node_names():
         if isinstance(g[name], Flatten):
             g.remove(name)
+    for name, (c, h, w) in linears.items():
+        node = g[name]
+        weight = node.weight.reshape(node.weight.shape[0], c, h, w)
+        g.replace(name, Conv2d(name, weight=weight, bias=node.bias, stride=1, padding=0))
     # neuron parameters given per neuron for a vector become (N, 1, 1)
     shapes = g.infer_shapes()
     for name in g.node_names():
@@ -126,46 +155,84 @@ def lower_linear(graph: Graph, ctx) -> Graph:
     return g
 
 
-def avgpool_to_sumpool(graph: Graph, ctx) -> Graph:
-    """AvgPool(k) -> SumPool(k) with every weight layer it feeds scaled by ``1 / (kh * kw)``.
-
-    The chip only sums.  The scaling reaches the next Conv2d through Flatten (not through neurons: scaling after a
-    spiking layer would change what it computes).  When a consumer is not a weight layer the pass refuses and the
-    AvgPool stays for the rule check (``pooling``).
-    """
-    g = graph.copy()
-    for name in g.node_names():
-        node = g[name]
-        if not isinstance(node, AvgPool):
-            continue
-        consumers = _weight_consumers(g, name)
-        if consumers is None:
-            continue
-        factor = 1.0 / (node.kernel[0] * node.kernel[1])
-        for c in consumers:
-            scaled = g[c].copy()
-            scaled.weight = scaled.weight * factor
-            g.replace(c, scaled)
-        g.replace(name, SumPool(name, kernel=node.kernel, stride=node.stride, padding=node.padding))
-        ctx.notes.append(f"{name}: average pooling became sum pooling; weights of {', '.join(consumers)} "
-                         f"scaled by 1/{node.kernel[0] * node.kernel[1]}")
-    return g
+_THROUGH = (Add, Flatten, SumPool, AvgPool)
 
 
 def _weight_consumers(g: Graph, name: str) -> list[str] | None:
-    """The weight layers that read ``name``'s output, looking through Flatten and further pooling; None if any
-    consumer is something else."""
-    out, stack = [], list(g.successors(name))
+    """The weight layers that read ``name``'s output, looking through Flatten, merges and further pooling; None if
+    any path ends somewhere else (a neuron, the output)."""
+    out, stack, seen = [], list(g.successors(name)), set()
     while stack:
         s = stack.pop()
+        if s in seen:
+            continue
+        seen.add(s)
         node = g[s]
         if isinstance(node, (Conv2d, Linear)):
             out.append(s)
-        elif isinstance(node, (Flatten, SumPool, AvgPool)):
+        elif isinstance(node, _THROUGH):
             stack.extend(g.successors(s))
         else:
             return None
     return sorted(set(out)) or None
+
+
+def _input_scales(g: Graph, name: str, convertible: set) -> dict[str, tuple[float, list[str]]]:
+    """For a weight layer: {branch source: (scale, avg pools on the way)} over every path back through merges,
+    Flatten and pooling to the layer that produced the spikes (or the input)."""
+    out: dict = {}
+    stack = [(p, 1.0, []) for p in g.predecessors(name)]
+    while stack:
+        s, scale, pools = stack.pop()
+        node = g[s]
+        if isinstance(node, AvgPool) and s in convertible:
+            scale, pools = scale / (node.kernel[0] * node.kernel[1]), pools + [s]
+        if isinstance(node, _THROUGH):
+            stack.extend((p, scale, pools) for p in g.predecessors(s))
+        else:
+            out.setdefault(s, (scale, pools))
+    return out
+
+
+def avgpool_to_sumpool(graph: Graph, ctx) -> Graph:
+    """AvgPool(k) -> SumPool(k) with every weight layer it feeds scaled by ``1 / (kh * kw)``.
+
+    The chip only sums.  The scaling reaches the next weight layer through Flatten, merges (Add) and further
+    pooling (not through neurons: scaling after a spiking layer would change what it computes).  A weight layer
+    fed by a merge takes one scale for all of its inputs: when the merged branches are pooled differently (say
+    one average-pooled 2x2 and one not) no single scale is right, and the pass reports a ``pooling`` violation
+    naming both branches and both scales.  When an AvgPool's output reaches anything but weight layers the pass
+    leaves it, and the rule check reports it (``pooling``).
+    """
+    g = graph.copy()
+    convertible = {n for n in g.node_names() if isinstance(g[n], AvgPool) and _weight_consumers(g, n) is not None}
+    if not convertible:
+        return g
+    consumers = sorted({c for n in convertible for c in _weight_consumers(g, n)})
+    for c in consumers:
+        branches = _input_scales(g, c, convertible)
+        scales = sorted({v[0] for v in branches.values()})
+        if len(scales) > 1:
+            (a, (sa, pa)), (b, (sb, pb)) = [min(((k, v) for k, v in branches.items() if v[0] == s))
+                                            for s in (scales[0], scales[-1])]
+            where = lambda src, pools: f"{src}" + (f" (via {', '.join(pools)})" if pools else "")  # noqa: E731
+            ctx.diags.error("pooling", c, f"the merged inputs are average-pooled differently: {where(a, pa)} "
+                            f"arrives scaled by {sa:g}, {where(b, pb)} by {sb:g}; the chip sums, and one weight "
+                            "layer can take only one scale", "pool every merged branch alike, or use SumPool2d "
+                            "and scale the weights yourself", measured=[sa, sb], limit="one scale")
+            continue
+        factor = scales[0]
+        if factor != 1.0:
+            scaled = g[c].copy()
+            scaled.weight = scaled.weight * factor
+            g.replace(c, scaled)
+            used = sorted({p for v in branches.values() for p in v[1]})
+            ctx.notes.append(f"{', '.join(used)}: average pooling became sum pooling; weights of {c} scaled by "
+                             f"{factor:g}")
+    for name in convertible:
+        node = g[name]
+        g.replace(name, SumPool(name, kernel=node.kernel, stride=node.stride, padding=node.padding))
+    return g
 
 
 def merge_pools(graph: Graph, ctx) -> Graph:
@@ -197,6 +264,7 @@ def _plain(p) -> bool:
 
 GRAPH_PASSES = {
     "convert_ann": convert_ann,
+    "drop_identity_pools": drop_identity_pools,
     "fold_batchnorm": fold_batchnorm,
     "collapse_neuron_params": collapse_neuron_params,
     "avgpool_to_sumpool": avgpool_to_sumpool,
