@@ -79,6 +79,24 @@ class ChipLayer:
 
 
 @dataclass
+class DvsSpec:
+    """The DVS layer as the chip runs it (from the graph's ``DVS`` node): all pairs are (y, x), regions in pooled
+    coordinates with ``cut`` inclusive."""
+
+    name: str
+    pooling: tuple[int, int]
+    origin: tuple[int, int]
+    cut: tuple[int, int]
+    mirror_x: bool = False
+    mirror_y: bool = False
+    mirror_diagonal: bool = False
+    merge: bool = False
+    on_channel: bool = True
+    off_channel: bool = True
+    pass_sensor_events: bool = True
+
+
+@dataclass
 class ChipModel:
     """The chip layers of one model, in topological order, with its input routing."""
 
@@ -88,6 +106,9 @@ class ChipModel:
     input_name: str = "input"
     input_pooling: int = 1  # sum pooling applied to the input before the first layer (the DVS layer can do it)
     meta: dict = field(default_factory=dict)
+    dvs: DvsSpec | None = None  # the DVS layer, when the input goes through it
+    monitor: list[int] = field(default_factory=list)  # chip layers whose spikes are monitored (--monitor)
+    monitor_dvs: bool = False
 
     def index(self, name: str) -> int:
         for i, layer in enumerate(self.layers):

@@ -103,18 +103,47 @@ def rule_spike_mode(chip: ChipModel, target, d: Diagnostics) -> None:
                   "train with SingleSpike", measured="multi", limit="single")
 
 
-def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dvs_input: bool) -> None:
+def rule_input_pooling(graph: Graph, target, d: Diagnostics, chip: ChipModel, dvs_input: bool = False) -> None:
+    """Pooling between the input and the first cores: the DVS layer does it (absorbed into its per-axis pooling by
+    ``absorb_dvs_pooling``); what is left here could not be absorbed."""
     pools = chip.meta.get("input_pool_names") or []
     if not pools:
         return
-    if not dvs_input:
-        d.error("pooling", pools[0], f"pooling of the input ({chip.input_pooling}x{chip.input_pooling}) before the "
-                "first layer needs the DVS layer", "pass --dvs-input to pool in the DVS layer, or pool the events "
-                "before sending them", measured=chip.input_pooling, limit="with --dvs-input only")
-    elif chip.input_pooling not in target.poolings:
-        d.error("pooling", pools[0], f"DVS pooling {chip.input_pooling} is not one of {list(target.poolings)}",
-                f"use input pooling {_one_of(target.poolings)}", measured=chip.input_pooling,
+    p = chip.input_pooling
+    if chip.dvs is None:
+        d.error("pooling", pools[0], f"pooling of the input ({p}x{p}) before the first layer needs the DVS layer",
+                "pass --dvs-input to pool in the DVS layer, or pool the events before sending them", measured=p,
+                limit="with --dvs-input only")
+    else:
+        d.error("pooling", pools[0], f"pooling after the DVS layer cannot run in it: the DVS layer pools before its "
+                "region of interest and mirroring, and pools with stride = kernel, no padding",
+                "give the pooling to the DVS layer itself (--dvs-pool PY,PX, or sinabs DVSLayer(pool=...))",
+                measured=p, limit="absorbed into the DVS layer")
+
+
+def rule_dvs(chip: ChipModel, target, d: Diagnostics) -> None:
+    """The DVS layer: per-axis pooling 1, 2 or 4, the events it reads inside the sensor, at most 2 destinations."""
+    dvs = chip.dvs
+    if dvs is None:
+        return
+    py, px = dvs.pooling
+    bad = [p for p in (py, px) if p not in target.poolings]
+    if bad:
+        one_of = _one_of(target.poolings)
+        d.error("pooling", dvs.name, f"DVS pooling y {py}, x {px}: each axis pools {one_of} on {target.name}",
+                f"use input pooling {one_of} on each axis (the axes may differ in the DVS layer)", measured=bad[0],
                 limit=list(target.poolings))
+    _, h, w = chip.input_shape
+    n = target.dvs_size
+    if h > n or w > n:
+        d.error("input_size", dvs.name, f"the DVS layer reads a {w}x{h} region of events; the sensor is {n}x{n}",
+                f"pool or crop the input so that the DVS layer reads at most {n}x{n}", measured=[h, w], limit=n)
+    if len(chip.input_targets) > target.destinations_per_core:
+        names = ", ".join(chip.layers[i].name for i in chip.input_targets)
+        d.error("destinations", dvs.name, f"the DVS layer feeds {len(chip.input_targets)} layers ({names}); it has "
+                f"{target.destinations_per_core} destinations",
+                f"feed at most {target.destinations_per_core} layers from the input",
+                measured=len(chip.input_targets), limit=target.destinations_per_core)
 
 
 def _one_of(values) -> str:
@@ -193,7 +222,9 @@ def rule_pooling(layer: ChipLayer, t, d: Diagnostics) -> None:
         sy, sx = dest.pooling_stride or (ky, kx)
         where = dest.pool_name or layer.name
         if ky != kx:
-            d.error("pooling", where, f"pooling {ky}x{kx} is not square", f"use square pooling {_one_of(t.poolings)}",
+            d.error("pooling", where, f"pooling {ky}x{kx} is not square: between cores {t.name} pools both axes "
+                    "alike (only the DVS layer, at the input, pools each axis separately)",
+                    f"use square pooling {_one_of(t.poolings)} between cores",
                     measured=[ky, kx], limit=list(t.poolings))
         elif (sy, sx) != (ky, kx) or dest.pooling_padded:
             d.error("pooling", where, f"pooling stride {sy}x{sx} differs from its kernel {ky}x{kx}"
@@ -276,6 +307,7 @@ def check_chip(chip: ChipModel, target) -> Diagnostics:
     d = Diagnostics()
     rule_layer_count(chip, target, d)
     rule_spike_mode(chip, target, d)
+    rule_dvs(chip, target, d)
     for layer in chip.layers:
         for rule in LAYER_RULES:
             rule(layer, target, d)

@@ -343,6 +343,77 @@ class Add(Node):
 
 
 @dataclass
+class DVS(Node):
+    """The chip's DVS pre-processing layer, between the events (sensor or host) and the first cores.
+
+    Order (SPECK.md section 8): polarity select (``on_channel`` / ``off_channel``) and ``merge`` -> sum pooling per
+    axis (``pooling`` = (y, x), each 1, 2 or 4 on Speck) -> region of interest ``origin`` .. ``cut`` (both (y, x),
+    in pooled coordinates, ``cut`` inclusive; None = the whole pooled map), shifted back to 0, 0 -> ``mirror_x`` /
+    ``mirror_y`` within the region -> ``mirror_diagonal`` (swap x and y).  ``pass_sensor_events``: the sensor's
+    own events enter (sinabs' ``not disable_pixel_array``); host events always do.  The input is (C, H, W) events
+    with C = 1 or 2 polarities; the output has 1 channel when merged, else C.
+    """
+
+    pooling: tuple[int, int] = (1, 1)
+    origin: tuple[int, int] | None = None
+    cut: tuple[int, int] | None = None
+    mirror_x: bool = False
+    mirror_y: bool = False
+    mirror_diagonal: bool = False
+    merge: bool = False
+    on_channel: bool = True
+    off_channel: bool = True
+    pass_sensor_events: bool = True
+    kind = "DVS"
+
+    def __post_init__(self):
+        self.pooling = _pair(self.pooling, f"{self.name}.pooling")
+        if self.origin is not None:
+            self.origin = _pair(self.origin, f"{self.name}.origin")
+        if self.cut is not None:
+            self.cut = _pair(self.cut, f"{self.name}.cut")
+
+    def pooled_size(self, in_shape) -> tuple[int, int]:
+        return (int(in_shape[1]) // self.pooling[0], int(in_shape[2]) // self.pooling[1])
+
+    def region(self, in_shape) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(origin, cut), each (y, x), in pooled coordinates; cut inclusive."""
+        h, w = self.pooled_size(in_shape)
+        origin = self.origin or (0, 0)
+        cut = self.cut or (h - 1, w - 1)
+        return origin, cut
+
+    def out_shape(self, in_shapes):
+        s = self._one_input(in_shapes)
+        if len(s) != 3 or s[0] not in (1, 2):
+            raise SnncError(f"{self.name}: the DVS layer takes events with 1 or 2 polarity channels, (C, H, W); "
+                            f"got {list(s)}")
+        if min(self.pooling) < 1:
+            raise SnncError(f"{self.name}: DVS pooling {self.pooling} must be positive")
+        (oy, ox), (cy, cx) = self.region(s)
+        h, w = self.pooled_size(s)
+        if not (0 <= oy <= cy and 0 <= ox <= cx):
+            raise SnncError(f"{self.name}: DVS region origin (x {ox}, y {oy}) .. cut (x {cx}, y {cy}) is empty or "
+                            "negative; the cut is the inclusive bottom-right corner")
+        if cy >= h or cx >= w:
+            raise SnncError(f"{self.name}: DVS region cut (x {cx}, y {cy}) lies outside the {w}x{h} (pooled) input")
+        c = 1 if self.merge else s[0]
+        rh, rw = cy - oy + 1, cx - ox + 1
+        return (c, rw, rh) if self.mirror_diagonal else (c, rh, rw)
+
+    def describe(self):
+        parts = [f"DVS pool={self.pooling}"]
+        if self.origin is not None or self.cut is not None:
+            parts.append(f"roi={self.origin}..{self.cut}")
+        for flag in ("mirror_x", "mirror_y", "mirror_diagonal", "merge"):
+            if getattr(self, flag):
+                parts.append(flag)
+        if not (self.on_channel and self.off_channel):
+            parts.append("on" if self.on_channel else "off")
+        return " ".join(parts)
+
+
+@dataclass
 class Unsupported(Node):
     """A layer the frontend understood the name of but the chip cannot run (rule ``unsupported_layer``).
 

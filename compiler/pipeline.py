@@ -18,14 +18,15 @@ from .ir import Graph
 from .mapping import assign_cores
 from .memory import memory_row
 from .passes.chip_passes import CHIP_PASSES
+from .passes.dvs_passes import DVS_PASSES
 from .passes.graph_passes import GRAPH_PASSES
 from .passes.group import group_chip_layers
 
 PIPELINES = {
     "speck": {
-        "graph": ["convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools", "avgpool_to_sumpool",
+        "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools", "avgpool_to_sumpool",
                   "lower_linear",
-                  "merge_pools"],
+                  "merge_pools", "absorb_dvs_pooling"],
         "chip": ["strip_biases", "clip_weights"],
     },
 }
@@ -42,6 +43,11 @@ class CompileOptions:
     convert_ann: bool = False  # --convert-ann
     cores: list[int] | None = None  # --cores 0,1,2 (pinning, in layer order)
     dvs_input: bool = False  # --dvs-input
+    dvs_crop: tuple | None = None  # --dvs-crop X0,Y0,X1,Y1 (pooled coordinates, X1/Y1 inclusive)
+    dvs_mirror: tuple = ()  # --dvs-mirror x,y,diagonal
+    dvs_pool: tuple | None = None  # --dvs-pool PY,PX
+    dvs_channels: str | None = None  # --dvs-channels on|off|merge|both
+    monitor: tuple | None = None  # --monitor dvs,LAYER,INDEX,all (None: the output layers)
     quantize: str = "sinabs"  # --quantize
     readout: bool = False  # --readout
     decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
@@ -139,7 +145,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     graph.validate()
     stages = PIPELINES[target.family]
     for name in stages["graph"]:
-        graph = GRAPH_PASSES[name](graph, ctx)
+        graph = {**GRAPH_PASSES, **DVS_PASSES}[name](graph, ctx)
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)

@@ -18,7 +18,9 @@ The allow-list:
 * every ``nn.Module`` subclass in ``sinabs.layers.*`` (``IAF``, ``IAFSqueeze``, ``LIF``, ``LIFSqueeze``,
   ``SumPool2d``, ``Merge``, ...) and every class in ``sinabs.activation.*`` (spike functions ``MultiSpike`` /
   ``SingleSpike`` / ``MaxSpike``, resets ``MembraneSubtract`` / ``MembraneReset``, surrogate gradients);
-* every ``nn.Module`` subclass in ``snnc.runtime.training.*`` (snnc's own training layers).
+* every ``nn.Module`` subclass in ``snnc.runtime.training.*`` (snnc's own training layers);
+* sinabs' ``DVSLayer`` (with its ``Crop2d`` and ``FlipDims``), received by snnc's stand-ins
+  (``frontends/sinabs_dvs.py``): its package, ``sinabs.backend.dynapcnn``, imports samna and is never imported.
 
 Importing those modules only runs torch's, sinabs' or snnc's own code, never code from the file.
 """
@@ -282,8 +284,13 @@ def load_torch_file(path: Path, trust: bool = False):
         names = scan_pickle_globals(path)
         default = _torch_default_globals()
         allowed, refused = [], []
+        from .sinabs_dvs import SUBSTITUTES
+
         for full in names:
             if full in default:
+                continue
+            if full in SUBSTITUTES:
+                allowed.append((SUBSTITUTES[full], full))
                 continue
             obj = _resolve_allowed(full)
             (allowed if obj is not None else refused).append(obj if obj is not None else full)

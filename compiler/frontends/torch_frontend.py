@@ -17,6 +17,10 @@ What is read from sinabs layers:
   Other resets, spike functions or a synaptic current (``tau_syn``) -> ``Unsupported``.
 * ``LIF`` / ``LIFSqueeze`` -> ``LIF`` (tau_mem, thresholds, reset, spikes), which the rule check reports.
 * ``SumPool2d`` -> ``SumPool``, ``Merge`` -> ``Add``.
+* ``DVSLayer`` (``sinabs.backend.dynapcnn``) -> ``DVS``: ``pool`` -> pooling (y, x); the crop ((top, bottom),
+  (left, right)), in pooled coordinates with exclusive ends -> origin (top, left) and inclusive cut (bottom - 1,
+  right - 1); ``flip_x`` / ``flip_y`` / ``swap_xy`` -> mirror x / y / diagonal; ``merge_polarities`` -> merge;
+  ``disable_pixel_array`` -> not ``pass_sensor_events``.
 """
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ import operator
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import (IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool,
-                  Unsupported)
+from ..ir import (DVS, IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU,
+                  SumPool, Unsupported)
 from .shape import parse_shape
 
 _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Identity")
@@ -102,6 +106,33 @@ def _flatten(name, m, in_shape):
 
 def _relu(name, m, in_shape):
     return ReLU(name)
+
+
+def _pair_of(v) -> tuple[int, int]:
+    if isinstance(v, (list, tuple)):
+        return (int(v[0]), int(v[-1]))
+    return (int(v), int(v))
+
+
+def _dvs_layer(name, m, in_shape):
+    pool = getattr(m, "pool_layer", None)
+    ky, kx = _pair_of(pool.kernel_size) if pool is not None else (1, 1)
+    if pool is not None and getattr(pool, "stride", None) not in (None, pool.kernel_size, (ky, kx), [ky, kx]):
+        return Unsupported(name, op="DVSLayer", detail="its pooling stride differs from the kernel")
+    c = int(in_shape[0]) if len(in_shape) == 3 else 0
+    h, w = (int(in_shape[1]) // ky, int(in_shape[2]) // kx) if len(in_shape) == 3 else (0, 0)
+    crop, flip = getattr(m, "crop_layer", None), getattr(m, "flip_layer", None)
+    origin = cut = None
+    if crop is not None:
+        top, bottom, left, right = (int(getattr(crop, k)) for k in ("top_crop", "bottom_crop", "left_crop",
+                                                                    "right_crop"))
+        if (top, left, bottom, right) != (0, 0, h, w):
+            origin, cut = (top, left), (bottom - 1, right - 1)
+    return DVS(name, pooling=(ky, kx), origin=origin, cut=cut,
+               mirror_x=bool(getattr(flip, "flip_x", False)), mirror_y=bool(getattr(flip, "flip_y", False)),
+               mirror_diagonal=bool(getattr(flip, "swap_xy", False)),
+               merge=bool(getattr(m, "merge_polarities", False)) or c == 1,
+               pass_sensor_events=not bool(getattr(m, "disable_pixel_array", True)))
 
 
 def _per_layer_or_neuron(t, shape, what):
@@ -208,6 +239,7 @@ HANDLERS = {
     "IAFSqueeze": _iaf,
     "LIF": _lif,
     "LIFSqueeze": _lif,
+    "DVSLayer": _dvs_layer,
 }
 
 
@@ -216,7 +248,7 @@ def _handler(m):
     import torch.nn as nn
 
     mod = type(m).__module__
-    if not (mod.startswith("torch.nn.") or mod.startswith("sinabs.")):
+    if not (mod.startswith("torch.nn.") or mod.startswith("sinabs.") or mod == __package__ + ".sinabs_dvs"):
         return None
     if isinstance(m, nn.LPPool2d) and not _is_sinabs(m):
         return None  # plain LPPool2d is not a sum pool unless norm_type == 1; leave it unsupported

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..chip import OUTPUT, ChipLayer, ChipModel, Destination
-from ..ir import IAF, Add, Conv2d, Graph, Output, SumPool
+from ..chip import OUTPUT, ChipLayer, ChipModel, Destination, DvsSpec
+from ..ir import DVS, IAF, Add, Conv2d, Graph, Output, SumPool
 
 
 def _neuron_after(g: Graph, conv: str) -> IAF | None:
@@ -85,7 +85,19 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
     input_pooling = 1
     input_pool_names: list[str] = []
     inputs = g.inputs()
-    for inp in inputs:
+    dvs = None
+    starts = list(inputs)
+    dvs_nodes = [n for n in g.node_names() if isinstance(g[n], DVS)]
+    if dvs_nodes:
+        node = g[dvs_nodes[0]]
+        (src,) = g.predecessors(dvs_nodes[0])
+        origin, cut = node.region(shapes[src])
+        dvs = DvsSpec(name=node.name, pooling=node.pooling, origin=origin, cut=cut, mirror_x=node.mirror_x,
+                      mirror_y=node.mirror_y, mirror_diagonal=node.mirror_diagonal, merge=node.merge,
+                      on_channel=node.on_channel, off_channel=node.off_channel,
+                      pass_sensor_events=node.pass_sensor_events)
+        starts = dvs_nodes[:1]
+    for inp in starts:
         for target, pools in _walk(g, inp, layer_of):
             if target != OUTPUT:
                 input_targets.append(target)
@@ -96,4 +108,4 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
     shape = g[inputs[0]].shape if inputs else ()
     return ChipModel(layers=layers, input_shape=tuple(shape), input_targets=sorted(set(input_targets)),
                      input_name=inputs[0] if inputs else "input", input_pooling=input_pooling,
-                     meta={"input_pool_names": input_pool_names})
+                     meta={"input_pool_names": input_pool_names}, dvs=dvs)

@@ -129,29 +129,24 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None =
     }
 
 
-def dvs_layer_config(chip, target, core_of: dict[int, int], dvs_input: bool) -> dict:
-    """The DVS layer: routes the sensor to the input cores when the input comes from the DVS, else disabled."""
+def dvs_layer_config(chip, target, core_of: dict[int, int], monitor: bool = False) -> dict:
+    """The DVS layer (samna's ``dvs_layer``) from ``chip.dvs``; disabled (no destinations) when the input goes to
+    the cores directly.  Pairs in the chip model are (y, x); samna's fields are {x, y}; ``cut`` is inclusive."""
     cfg = {"merge": False, "on_channel": True, "off_channel": True, "pooling": {"x": 1, "y": 1},
            "origin": {"x": 0, "y": 0}, "cut": {"x": target.dvs_size - 1, "y": target.dvs_size - 1},
            "mirror": {"x": False, "y": False}, "mirror_diagonal": False, "monitor_enable": False,
            "raw_monitor_enable": False, "pass_sensor_events": False,
            "destinations": [{"enable": False, "layer": 0}, {"enable": False, "layer": 0}]}
-    if not dvs_input:
+    dvs = chip.dvs
+    if dvs is None:
         return cfg
-    shape = tuple(chip.input_shape)
-    if len(shape) != 3 or shape[0] not in (1, 2):
-        raise SnncError(f"--dvs-input: the DVS gives 1 (merged) or 2 (on/off) polarity channels; the model's input "
-                        f"is {list(shape)} (drop --dvs-input to feed the input cores directly)")
-    c, h, w = shape
-    if h > target.dvs_size or w > target.dvs_size:
-        raise SnncError(f"--dvs-input: the model's input {h}x{w} is larger than the {target.dvs_size}x"
-                        f"{target.dvs_size} sensor")
-    p = int(chip.input_pooling)
     if len(chip.input_targets) > 2:
-        raise SnncError(f"--dvs-input: the input feeds {len(chip.input_targets)} layers; the DVS layer has 2 "
-                        "destinations")
-    cfg.update({"merge": c == 1, "pooling": {"x": p, "y": p},
-                "cut": {"x": w // p - 1, "y": h // p - 1}, "pass_sensor_events": True})
+        raise SnncError(f"the DVS layer feeds {len(chip.input_targets)} layers; it has 2 destinations")
+    cfg.update({"merge": bool(dvs.merge), "on_channel": bool(dvs.on_channel), "off_channel": bool(dvs.off_channel),
+                "pooling": _xy(dvs.pooling), "origin": _xy(dvs.origin), "cut": _xy(dvs.cut),
+                "mirror": {"x": bool(dvs.mirror_x), "y": bool(dvs.mirror_y)},
+                "mirror_diagonal": bool(dvs.mirror_diagonal), "monitor_enable": bool(monitor),
+                "pass_sensor_events": bool(dvs.pass_sensor_events)})
     for k, i in enumerate(chip.input_targets):
         cfg["destinations"][k] = {"enable": True, "layer": int(core_of[i])}
     return cfg
@@ -212,7 +207,7 @@ def build_config(result) -> dict:
         if i in channels_of:
             out["channels"] = channels_of[i]
         outputs.append(out)
-    dvs = bool(getattr(options, "dvs_input", False))
+    dvs = chip.dvs is not None
     snnc = {
         "format_version": FORMAT_VERSION,
         "target": target.name,
@@ -226,7 +221,7 @@ def build_config(result) -> dict:
     }
     return {  # the chip sections are plain Python values already (tolist / int / bool)
         "cnn_layers": cnn,
-        "dvs_layer": dvs_layer_config(chip, target, core_of, dvs),
+        "dvs_layer": dvs_layer_config(chip, target, core_of, chip.monitor_dvs),
         "readout": readout_config(readout),
         "snnc": _jsonable(snnc),
     }
