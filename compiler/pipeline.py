@@ -128,7 +128,10 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     if isinstance(target, (CompileOptions, str)) or target is None:
         raise TypeError("snnc.compiler.pipeline.run_pipeline(model, target, options) takes a Target value; to compile "
                         "for a target name use snnc.targets.compile.run_pipeline(model, options)")
+    from .options import check_options, check_quantize
+
     options = options or CompileOptions()
+    check_quantize(options)
     result = CompileResult(target=target, options=options)
     t0 = time.perf_counter()
     graph = _load(model, options)
@@ -159,6 +162,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     t2 = time.perf_counter()
     if not any(d.rule == "layer_count" for d in result.diagnostics.errors) and chip.layers:
         result.mapping = assign_cores(chip, target, result.diagnostics, options.cores)
+    check_options(chip, target, options, result.diagnostics)
     result.timings["assign"] = time.perf_counter() - t2
     result.notes = ctx.notes
 

@@ -48,12 +48,18 @@ def _default_config():
 
 
 def sinabs_config(dynapcnn, model, input_shape, monitor_layers=None, dvs_input=None):
-    """(config dict with ``cnn_layers`` and ``dvs_layer``, the DynapcnnNetwork, warnings sinabs gave)."""
+    """(config dict with ``cnn_layers`` and ``dvs_layer``, the DynapcnnNetwork, warnings sinabs gave).
+
+    Integers >= 0 in ``monitor_layers`` are positions in sinabs' layer order (sinabs numbers its layers from 1
+    when it adds a DVS layer); ``"dvs"``, ``-1`` and ``"all"`` are passed as they are."""
     import warnings
 
     from sinabs.backend.dynapcnn.chips.speck2f import Speck2FConfigBuilder
 
     net = dynapcnn.DynapcnnNetwork(model, input_shape=input_shape, discretize=True, dvs_input=dvs_input)
+    if isinstance(monitor_layers, list):
+        order = sorted(net.dynapcnn_layers)
+        monitor_layers = [order[m] if isinstance(m, int) and m >= 0 else m for m in monitor_layers]
     saved = Speck2FConfigBuilder.__dict__["get_default_config"], Speck2FConfigBuilder.__dict__.get(
         "validate_configuration")
     Speck2FConfigBuilder.get_default_config = classmethod(lambda cls: _default_config())

@@ -22,6 +22,18 @@ def add_model_options(p) -> None:
     p.add_argument("--cores", metavar="LIST", help="pin chip layers to cores, in layer order, e.g. 0,1,2,3")
     p.add_argument("--dvs-input", action="store_true", help="the input comes from the DVS sensor through the DVS "
                    "layer (which can also do the input pooling)")
+    p.add_argument("--dvs-crop", metavar="X0,Y0,X1,Y1", help="DVS layer region of interest, in (DVS-pooled) "
+                   "sensor pixels, X1/Y1 inclusive; the region must have the model's input size (implies the DVS "
+                   "layer; the input is then the 128x128 sensor)")
+    p.add_argument("--dvs-mirror", metavar="LIST", help="DVS layer mirroring: x, y and/or diagonal (swap x and y), "
+                   "comma-separated")
+    p.add_argument("--dvs-pool", metavar="PY,PX", help="DVS layer sum pooling per axis (1, 2 or 4 each), before "
+                   "the region of interest")
+    p.add_argument("--dvs-channels", choices=("both", "on", "off", "merge"), help="DVS polarities: both "
+                   "(default), only on, only off, or merge them into one channel")
+    p.add_argument("--monitor", metavar="LIST", help="layers whose spikes are read out (monitor_enable): dvs, "
+                   "all, -1 (the output layers, default), chip-layer indices (the report's # column) or layer names "
+                   "(name:3 for a name that is a number), comma-separated")
     p.add_argument("--quantize", default="sinabs", metavar="POLICY", help="integer quantization policy: sinabs "
                    "(default; per-layer scale as sinabs computes it) or percentile")
     p.add_argument("--readout", action="store_true", help="enable the readout layer on the output layer")
@@ -62,9 +74,36 @@ def parse_decimate(items: list[str]) -> dict:
     return out
 
 
+def _ints(text, what: str, n: int | tuple) -> tuple | None:
+    if text is None:
+        return None
+    vals = parse_int_list(text, what)
+    counts = (n,) if isinstance(n, int) else n
+    if len(vals) not in counts:
+        raise SnncError(f"{what}: expected {' or '.join(map(str, counts))} integers, got {text!r}")
+    return tuple(vals)
+
+
+def parse_mirror(text: str | None) -> tuple:
+    if text is None:
+        return ()
+    items = tuple(v for v in text.replace(" ", "").split(",") if v)
+    bad = [v for v in items if v not in ("x", "y", "diagonal")]
+    if bad or not items:
+        raise SnncError(f"--dvs-mirror: expected x, y and/or diagonal, comma-separated, got {text!r}")
+    return items
+
+
 def options_from_args(args) -> CompileOptions:
+    pool = _ints(getattr(args, "dvs_pool", None), "--dvs-pool", (1, 2))
+    monitor = getattr(args, "monitor", None)
     return CompileOptions(
         target=args.target, input_shape=parse_shape(args.input_shape), clip=args.clip,
         keep_biases=args.keep_biases, convert_ann=args.convert_ann, cores=parse_int_list(args.cores, "--cores"),
         dvs_input=args.dvs_input, quantize=args.quantize, readout=args.readout,
-        decimate=parse_decimate(args.decimate), trust=args.trust)
+        decimate=parse_decimate(args.decimate), trust=args.trust,
+        dvs_crop=_ints(getattr(args, "dvs_crop", None), "--dvs-crop", 4),
+        dvs_mirror=parse_mirror(getattr(args, "dvs_mirror", None)),
+        dvs_pool=None if pool is None else (pool * 2)[:2] if len(pool) == 1 else pool,
+        dvs_channels=None if getattr(args, "dvs_channels", None) in (None, "both") else args.dvs_channels,
+        monitor=None if monitor is None else tuple(v for v in monitor.replace(" ", "").split(",") if v))

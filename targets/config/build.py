@@ -1,15 +1,14 @@
 """Build the configuration dict of a compiled, quantized model (``build_config``) and its sections."""
 from __future__ import annotations
 
-import copy
 import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from ...compiler.chip import OUTPUT, resolve_decimate
+from ...compiler.options import readout_layer as spread_readout_layer
 from ...compiler.errors import SnncError, _jsonable
-from ...compiler.memory import memory
 from ..speck import SPECK_NEURON
 from .gcpause import gc_paused
 
@@ -45,49 +44,20 @@ def unused_cnn_layer() -> dict:
 
 
 def _decimators(chip, target, decimate: dict) -> dict[int, int]:
-    """{layer index: output_decimator_interval} from ``--decimate`` (``compiler/chip.py: resolve_decimate``)."""
-    return {i: target.decimator_ratios.index(n) for i, n in resolve_decimate(chip, decimate, target).items()}
-
-
-def _readout_layer(layer, target):
-    """Spread the exit layer's channels to 0, 4, 8, ... (readout errata) and return (layer, channel list)."""
-    f = layer.out_channels
-    N_READOUT_CLASSES, READOUT_CHANNEL_STRIDE = target.readout_classes, target.readout_channel_stride
-    if f > N_READOUT_CLASSES:
-        raise SnncError(f"--readout: the output layer {layer.name} has {f} channels; the readout layer reads at "
-                        f"most {N_READOUT_CLASSES} classes (remove --readout and read the output core's spikes)")
-    channels = [READOUT_CHANNEL_STRIDE * k for k in range(f)]
-    spread = (f - 1) * READOUT_CHANNEL_STRIDE + 1
-    if spread > target.max_channels:
-        raise SnncError(f"--readout: spreading {layer.name}'s channels needs {spread} channels")
-    out = copy.copy(layer)
-    w = np.zeros((spread,) + layer.weight.shape[1:], dtype=np.int64)
-    w[channels] = layer.weight
-    out.weight = w
-    if layer.bias is not None:
-        b = np.zeros(spread, dtype=np.int64)
-        b[channels] = layer.bias
-        out.bias = b
-    if layer.v_init is not None:
-        v = np.zeros((spread,) + layer.v_init.shape[1:], dtype=np.int64)
-        v[channels] = layer.v_init
-        out.v_init = v
-    out.output_shape = (spread,) + tuple(layer.output_shape[1:])
-    core = target.cores[layer.core]
-    m = memory(out)
-    for kind in ("kernel", "neuron", "bias"):
-        if m[kind] > getattr(core, f"{kind}_memory"):
-            raise SnncError(f"--readout: with its channels spread to 0, 4, 8, ... (readout errata), "
-                            f"{layer.name} needs {m[kind]} words of {kind} memory, core {layer.core} has "
-                            f"{getattr(core, f'{kind}_memory')}; remove --readout or make the layer smaller")
-    return out, channels
+    """{layer index: output_decimator_interval}: as the pipeline resolved ``--decimate`` (``compiler/options.py``),
+    or resolved here for a chip model that did not come through it."""
+    resolved = (chip.meta["decimators"] if chip.meta.get("options_checked")
+                else resolve_decimate(chip, decimate, target))
+    return {i: target.decimator_ratios.index(n) for i, n in resolved.items()}
 
 
 def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None = None,
-                     decimator: int | None = None, destinations: int = SPECK_NEURON.destinations_per_core) -> dict:
+                     decimator: int | None = None, destinations: int = SPECK_NEURON.destinations_per_core,
+                     monitor: bool | None = None) -> dict:
     """One used core's entry, from an integer chip layer (``quantized=True``).  ``readout_layer``: the target's
     readout layer id when ``--readout`` sends the exit layer's spikes there, else None; ``destinations``: the
-    target's destinations per core (the entry lists them all, disabled ones included)."""
+    target's destinations per core (the entry lists them all, disabled ones included); ``monitor``: None =
+    monitored when it is an output layer."""
     if not layer.quantized:
         raise ValueError(f"{layer.name}: quantize the chip layers before building a configuration")
     f, oh, ow = layer.output_shape
@@ -121,7 +91,7 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None =
         "threshold_high": int(layer.threshold_high),
         "threshold_low": int(layer.threshold_low),
         "return_to_zero": layer.reset == "zero",
-        "monitor_enable": exit_pool is not None,
+        "monitor_enable": bool(exit_pool is not None if monitor is None else monitor),
         "destinations": dests,
         "output_decimator_enable": decimator is not None,
         "output_decimator_interval": int(decimator or 0),
@@ -184,14 +154,14 @@ def build_config(result) -> dict:
     channels_of: dict[int, list[int]] = {}
     layers = list(chip.layers)
     if readout:
-        if len(exits) != 1:
-            raise SnncError(f"--readout needs exactly one output layer; the model has {len(exits)}")
-        layers[exits[0]], channels_of[exits[0]] = _readout_layer(layers[exits[0]], target)
+        i, layers[i], channels_of[i] = spread_readout_layer(chip, target)
+    monitored = set(chip.monitor) if chip.meta.get("options_checked") else set(exits)
 
     cnn = [unused_cnn_layer() for _ in range(target.n_cores)]
     for i, layer in enumerate(layers):
         cnn[core_of[i]] = cnn_layer_config(layer, core_of, readout_layer=target.readout_layer if readout else None,
-                                           decimator=decim.get(i), destinations=target.destinations_per_core)
+                                           decimator=decim.get(i), destinations=target.destinations_per_core,
+                                           monitor=i in monitored)
 
     report_layers = result.report_json()["layers"]
     snnc_layers = []
