@@ -115,8 +115,11 @@ def absorb_dvs_pooling(graph: Graph, ctx) -> Graph:
     Refuses when the DVS layer crops or mirrors (it pools *before* its region of interest, so a pooling after it
     is not the same); the pooling then stays and the rule check reports it (``pooling``).
     """
+    names = [n for n in graph.node_names() if isinstance(graph[n], DVS)]
+    if not names:
+        return graph
     g = graph.copy()
-    for name in [n for n in g.node_names() if isinstance(g[n], DVS)]:
+    for name in names:
         while True:
             node = g[name]
             succ = g.successors(name)

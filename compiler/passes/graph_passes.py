@@ -81,13 +81,19 @@ def collapse_neuron_params(graph: Graph, ctx) -> Graph:
 def drop_identity_pools(graph: Graph, ctx) -> Graph:
     """Remove poolings that do nothing: kernel 1x1, stride 1x1, no padding (``AvgPool2d(1)``, ``SumPool2d(1)``),
     wherever they are, also after the last neuron layer.  Others stay."""
+
+    def identity(name):
+        node = graph[name]
+        return (isinstance(node, (SumPool, AvgPool)) and node.kernel == (1, 1) and node.stride == (1, 1)
+                and node.padding == (0, 0) and len(graph.predecessors(name)) == 1)
+
+    names = [n for n in graph.node_names() if identity(n)]
+    if not names:
+        return graph
     g = graph.copy()
-    for name in g.node_names():
-        node = g[name]
-        if isinstance(node, (SumPool, AvgPool)) and node.kernel == (1, 1) and node.stride == (1, 1) \
-                and node.padding == (0, 0) and len(g.predecessors(name)) == 1:
-            g.remove(name)
-            ctx.notes.append(f"{name}: 1x1 pooling does nothing; removed")
+    for name in names:
+        g.remove(name)
+        ctx.notes.append(f"{name}: 1x1 pooling does nothing; removed")
     return g
 
 
@@ -204,10 +210,11 @@ def avgpool_to_sumpool(graph: Graph, ctx) -> Graph:
     naming both branches and both scales.  When an AvgPool's output reaches anything but weight layers the pass
     leaves it, and the rule check reports it (``pooling``).
     """
-    g = graph.copy()
-    convertible = {n for n in g.node_names() if isinstance(g[n], AvgPool) and _weight_consumers(g, n) is not None}
+    convertible = {n for n in graph.node_names()
+                   if isinstance(graph[n], AvgPool) and _weight_consumers(graph, n) is not None}
     if not convertible:
-        return g
+        return graph
+    g = graph.copy()
     consumers = sorted({c for n in convertible for c in _weight_consumers(g, n)})
     for c in consumers:
         branches = _input_scales(g, c, convertible)
