@@ -36,13 +36,15 @@ def resolve_decimators(chip: ChipModel, target, decimate: dict) -> dict[int, int
 
 def resolve_monitor(chip: ChipModel, monitor, diags: Diagnostics) -> tuple[list[int], bool]:
     """(monitored chip layers, DVS layer monitored) from ``--monitor``: ``None`` = the output layers (as sinabs);
-    items ``dvs``, ``all``, ``-1`` (the output layers), a chip-layer index (the ``#`` column of the report, as
+    items ``dvs``, ``all``, ``none``, ``-1`` (the output layers), a chip-layer index (the ``#`` column of the report, as
     sinabs' layer indices), or a layer name (``name:3`` for a name that is a number).  Warns, as sinabs
     does, for a monitored layer that pools: its monitored events carry un-pooled coordinates."""
     layers: list[int] = []
     dvs = False
     items = [str(m).strip() for m in monitor] if monitor is not None else ["-1"]
     for item in items:
+        if item in ("none", ""):
+            continue
         if item == "dvs":
             if chip.dvs is None:
                 raise SnncError("--monitor dvs: the model has no DVS layer (add --dvs-input or a sinabs DVSLayer)")

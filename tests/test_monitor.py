@@ -32,7 +32,7 @@ def _model(seed=0):
     return m
 
 
-@pytest.mark.parametrize("monitor", [None, "all", ["dvs", -1], ["dvs", 0, 2], [1]], ids=str)
+@pytest.mark.parametrize("monitor", [None, "all", [], ["dvs", -1], ["dvs", 0, 2], [1]], ids=str)
 def test_monitor_flags_match_sinabs(sinabs_dynapcnn, monitor):
     model = _model()
     theirs, _, warned = sinabs_config(sinabs_dynapcnn, model, (2, 8, 8), dvs_input=True,

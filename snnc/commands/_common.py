@@ -32,7 +32,7 @@ def add_model_options(p) -> None:
     p.add_argument("--dvs-channels", choices=("both", "on", "off", "merge"), help="DVS polarities: both "
                    "(default), only on, only off, or merge them into one channel")
     p.add_argument("--monitor", metavar="LIST", help="layers whose spikes are read out (monitor_enable): dvs, "
-                   "all, -1 (the output layers, default), chip-layer indices (the report's # column) or layer names "
+                   "all, none, -1 (the output layers, default), chip-layer indices (the report's # column) or layer names "
                    "(name:3 for a name that is a number), comma-separated")
     p.add_argument("--quantize", default="sinabs", metavar="POLICY", help="integer quantization policy: sinabs "
                    "(default; per-layer scale as sinabs computes it) or percentile")
