@@ -11,6 +11,23 @@ def _shape(s) -> str:
     return "x".join(str(int(v)) for v in s)
 
 
+def _dvs_text(dvs) -> str:
+    """One line of what the DVS layer does, in its order."""
+    parts = []
+    if dvs.merge:
+        parts.append("merge")
+    if not (dvs.on_channel and dvs.off_channel):
+        parts.append("on only" if dvs.on_channel else "off only")
+    if dvs.pooling != (1, 1):
+        parts.append(f"pool y {dvs.pooling[0]} x {dvs.pooling[1]}")
+    parts.append(f"region x {dvs.origin[1]}..{dvs.cut[1]}, y {dvs.origin[0]}..{dvs.cut[0]}")
+    mirror = [a for a, on in (("x", dvs.mirror_x), ("y", dvs.mirror_y), ("diagonal", dvs.mirror_diagonal)) if on]
+    if mirror:
+        parts.append("mirror " + ", ".join(mirror))
+    parts.append("sensor on" if dvs.pass_sensor_events else "host events")
+    return "; ".join(parts)
+
+
 def format_report(result, source: str | None = None) -> str:
     t = result.target
     lines = []
@@ -39,7 +56,8 @@ def format_report(result, source: str | None = None) -> str:
         if chip.input_targets:
             lines.append(f"  input {_shape(chip.input_shape)} -> "
                          + ", ".join(f"#{i}" for i in chip.input_targets)
-                         + (f" (pool {chip.input_pooling} in the DVS layer)" if chip.input_pooling != 1 else ""))
+                         + (f" (pool {chip.input_pooling})" if chip.input_pooling != 1 else "")
+                         + (f" through the DVS layer ({_dvs_text(chip.dvs)})" if chip.dvs is not None else ""))
         if any(layer.core is None for layer in chip.layers):
             lines.append("  (memory limits shown are the largest core's where no core is assigned)")
     for note in getattr(result, "notes", []) or []:
