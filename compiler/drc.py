@@ -41,7 +41,8 @@ def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
                     + (f" ({node.detail})" if node.detail else ""),
                     "Speck cores compute Conv2d/Linear -> IAF -> sum pooling; replace it (e.g. MaxPool2d by "
                     "SumPool2d or AvgPool2d) or remove it", measured=node.op,
-                    limit=["Conv2d", "Linear", "BatchNorm", "AvgPool2d", "SumPool2d", "Flatten", "IAF", "Add"])
+                    limit=["Conv2d", "Linear", "BatchNorm", "AvgPool2d", "SumPool2d", "Flatten", "IAF", "Add",
+                           "DVSLayer"])
         elif isinstance(node, BatchNorm):
             d.error("unsupported_layer", name, "BatchNorm does not follow a Conv2d/Linear that feeds only it, so it "
                     "cannot be folded into weights", "put the BatchNorm directly after a conv or linear layer",

@@ -158,3 +158,27 @@ def test_a_saved_dvslayer_loads_without_trust_and_without_samna(sinabs_dynapcnn,
     import json
 
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ours["dvs_layer"]
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["--dvs-pool", "2,1", "--dvs-crop", "0,0,33,33", "--dvs-mirror", "y"], 0),
+    (["--dvs-crop", "0,0,33,34"], 2),  # 34x35: not the model's 34x34
+    (["--dvs-crop", "0,0,33"], 2),
+    (["--dvs-mirror", "z"], 2),
+    (["--dvs-pool", "2,3"], 1),  # pooling 3 on x: a rule violation
+    (["--dvs-pool", "3"], 1),
+    (["--dvs-channels", "merge"], 2),  # the model takes 2 channels
+    (["--monitor", "dvs,all", "--dvs-input"], 0),
+    (["--monitor", "dvs"], 2),
+])
+def test_cli_dvs_and_monitor_options_exit_alike_in_check_and_compile(capsys, tmp_path, nir_paper_cnn, argv, code):
+    from snnc.cli import main
+
+    codes = []
+    for cmd in (["check"], ["compile", "-o", str(tmp_path / "c.json")]):
+        codes.append(main(cmd + [str(nir_paper_cnn)] + argv))
+        err = capsys.readouterr().err
+        if codes[-1] == 2:
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert codes == [code, code]
+    assert (tmp_path / "c.json").exists() == (code == 0)
