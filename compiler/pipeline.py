@@ -17,16 +17,18 @@ from .errors import Diagnostics, SnncError, _jsonable
 from .ir import Graph
 from .mapping import assign_cores
 from .memory import memory_row
+from .options import check_options, check_quantize
 from .passes.chip_passes import CHIP_PASSES
 from .passes.dvs_passes import DVS_PASSES
 from .passes.graph_passes import GRAPH_PASSES
 from .passes.group import group_chip_layers
 
+ALL_GRAPH_PASSES = {**GRAPH_PASSES, **DVS_PASSES}
+
 PIPELINES = {
     "speck": {
-        "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools", "avgpool_to_sumpool",
-                  "lower_linear",
-                  "merge_pools", "absorb_dvs_pooling"],
+        "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools",
+                  "avgpool_to_sumpool", "lower_linear", "merge_pools", "absorb_dvs_pooling"],
         "chip": ["strip_biases", "clip_weights"],
     },
 }
@@ -128,8 +130,6 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     if isinstance(target, (CompileOptions, str)) or target is None:
         raise TypeError("snnc.compiler.pipeline.run_pipeline(model, target, options) takes a Target value; to compile "
                         "for a target name use snnc.targets.compile.run_pipeline(model, options)")
-    from .options import check_options, check_quantize
-
     options = options or CompileOptions()
     check_quantize(options)
     result = CompileResult(target=target, options=options)
@@ -148,7 +148,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     graph.validate()
     stages = PIPELINES[target.family]
     for name in stages["graph"]:
-        graph = {**GRAPH_PASSES, **DVS_PASSES}[name](graph, ctx)
+        graph = ALL_GRAPH_PASSES[name](graph, ctx)
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)
