@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 import torch.nn as nn
 
@@ -182,3 +184,34 @@ def test_cli_dvs_and_monitor_options_exit_alike_in_check_and_compile(capsys, tmp
             assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert codes == [code, code]
     assert (tmp_path / "c.json").exists() == (code == 0)
+
+
+@st.composite
+def _dvs_settings(draw):
+    h, w = draw(st.sampled_from([16, 32])), draw(st.sampled_from([16, 32]))
+    py, px = draw(st.sampled_from([1, 2, 4])), draw(st.sampled_from([1, 2, 4]))
+    ph, pw = h // py, w // px
+    top = draw(st.integers(0, ph - 2))
+    left = draw(st.integers(0, pw - 2))
+    bottom = draw(st.integers(top + 2, ph))
+    right = draw(st.integers(left + 2, pw))
+    return dict(input_shape=(h, w), pool=(py, px), crop=((top, bottom), (left, right)), flip_x=draw(st.booleans()),
+                flip_y=draw(st.booleans()), swap_xy=draw(st.booleans()), merge_polarities=draw(st.booleans()))
+
+
+@settings(max_examples=15)
+@given(kwargs=_dvs_settings(), seed=st.integers(0, 1000))
+def test_simulated_dvs_layer_equals_sinabs_forward_for_any_setting(sinabs_dynapcnn, kwargs, seed):
+    dvs = sinabs_dynapcnn.DVSLayer(**kwargs)
+    c = 1 if kwargs["merge_polarities"] else 2
+    model = _identity_model(dvs, c)
+    h, w = kwargs["input_shape"]
+    config = snnc.compile(model, input_shape=(c, h, w))
+    rng = np.random.default_rng(seed)
+    n = 200
+    x, y, p = rng.integers(0, w, n), rng.integers(0, h, n), rng.integers(0, 2, n)
+    result = snnc.simulate(config, make_events(x, y, np.arange(n), p))
+    frame = torch.zeros((1, 2, h, w))
+    np.add.at(frame.numpy()[0], (p, y, x), 1)
+    (counts,) = result.spike_counts.values()
+    assert np.array_equal(counts, dvs(frame)[0].numpy())

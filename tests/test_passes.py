@@ -145,3 +145,86 @@ def test_strip_biases(keep):
     zero = chip_with([[[[0.5]]]], bias=np.array([0.0]))
     c = ctx()
     assert strip_biases(zero, c).layers[0].bias is None and not c.diags.items
+
+
+# -- passes on DAGs and the DVS layer ------------------------------------------------------------------------------
+def _branches(pool_a, pool_b, flatten=False):
+    """input -> c0 -> s0 -> (a -> sa -> pool_a | b -> sb -> pool_b) -> Add [-> Flatten each] -> Linear/conv."""
+    from snnc.compiler.ir import Add, Graph
+
+    g = Graph()
+    g.add(Input("in", shape=(2, 8, 8)))
+    g.add(Conv2d("c0", weight=np.ones((2, 2, 1, 1))), ["in"])
+    g.add(IAF("s0"), ["c0"])
+    ends = []
+    for br, pool in (("a", pool_a), ("b", pool_b)):
+        g.add(Conv2d(br, weight=np.ones((2, 2, 1, 1))), ["s0"])
+        g.add(IAF(f"s{br}"), [br])
+        end = f"s{br}"
+        if pool is not None:
+            g.add(pool, [end])
+            end = pool.name
+        if flatten:
+            g.add(Flatten(f"f{br}"), [end])
+            end = f"f{br}"
+        ends.append(end)
+    g.add(Add("add"), ends)
+    if flatten:
+        g.add(Linear("fc", weight=np.arange(3 * 32, dtype=float).reshape(3, 32)), ["add"])
+    else:
+        g.add(Conv2d("fc", weight=np.ones((3, 2, 3, 3))), ["add"])
+    g.add(IAF("sfc"), ["fc"])
+    g.add(Output("out"), ["sfc"])
+    return g
+
+
+def test_lower_linear_absorbs_the_flatten_of_every_merged_branch():
+    g = _branches(SumPool("pa", kernel=2), SumPool("pb", kernel=2), flatten=True)
+    out = lower_linear(g, ctx())
+    assert "Flatten" not in kinds(out) and "Flatten" in kinds(g)
+    fc = out["fc"]
+    assert fc.kind == "Conv2d" and fc.weight.shape == (3, 2, 4, 4)
+    assert np.array_equal(fc.weight.reshape(3, -1), g["fc"].weight)  # C, H, W order kept
+    assert out.infer_shapes()["fc"] == (3, 1, 1)
+
+
+def test_avgpool_through_a_merge_scales_once_or_names_both_branches():
+    same = _branches(AvgPool("pa", kernel=2), AvgPool("pb", kernel=2))
+    c = ctx()
+    out = avgpool_to_sumpool(same, c)
+    assert [out[n].kind for n in ("pa", "pb")] == ["SumPool", "SumPool"]
+    assert np.allclose(out["fc"].weight, 0.25) and not c.diags.errors
+    mixed = _branches(AvgPool("pa", kernel=2), SumPool("pb", kernel=2))
+    c = ctx()
+    avgpool_to_sumpool(mixed, c)
+    (err,) = c.diags.errors
+    assert err.rule == "pooling" and err.layer == "fc" and "sa" in err.message and "sb" in err.message
+    untouched = _branches(SumPool("pa", kernel=2), SumPool("pb", kernel=2))
+    assert avgpool_to_sumpool(untouched, ctx()) is untouched
+
+
+def test_drop_identity_pools_removes_1x1_only():
+    from snnc.compiler.passes.graph_passes import drop_identity_pools
+
+    g = sequential([Input("in", shape=(2, 4, 4)), Conv2d("c", weight=np.ones((2, 2, 1, 1))), IAF("s"),
+                    AvgPool("p1", kernel=1), Output("o")])
+    out = drop_identity_pools(g, ctx())
+    assert kinds(out) == ["Input", "Conv2d", "IAF", "Output"] and "AvgPool" in kinds(g)
+    keep = sequential([Input("in", shape=(2, 4, 4)), SumPool("p2", kernel=2), Output("o")])
+    assert drop_identity_pools(keep, ctx()) is keep
+
+
+def test_insert_dvs_and_absorb_its_pooling():
+    from snnc.compiler.passes.dvs_passes import absorb_dvs_pooling, insert_dvs
+
+    g = sequential([Input("in", shape=(2, 8, 8)), SumPool("p", kernel=(2, 4)),
+                    Conv2d("c", weight=np.ones((2, 2, 1, 1))), IAF("s"), Output("o")])
+    assert insert_dvs(g, ctx()) is g  # no DVS option, no DVS node
+    with_dvs = insert_dvs(g, ctx(dvs_input=True))
+    assert kinds(with_dvs)[:3] == ["Input", "DVS", "SumPool"] and with_dvs["in"].shape == (2, 8, 8)
+    out = absorb_dvs_pooling(with_dvs, ctx())
+    assert kinds(out)[:3] == ["Input", "DVS", "Conv2d"] and out["dvs"].pooling == (2, 4)
+    assert out.infer_shapes()["dvs"] == (2, 4, 2)
+    cropped = insert_dvs(g, ctx(dvs_crop=(0, 0, 7, 7)))  # a crop: the pooling after it stays
+    assert cropped["in"].shape == (2, 128, 128)
+    assert kinds(absorb_dvs_pooling(cropped, ctx()))[2] == "SumPool"
