@@ -59,6 +59,33 @@ class FlattenMergeLinear(nn.Module):
         return self.iaf_fc(self.fc(self.merge(self.flat_D(d), self.flat_F(f))))
 
 
+class TwoEntriesMerge(nn.Module):
+    """sinabs' model_dummy_3: two branches from the input (A -> B -> C and D -> E -> F), each pooled and
+    flattened, merged into a chain of three Linear layers: nine cores, two entry points."""
+
+    def __init__(self):
+        super().__init__()
+        import sinabs.layers as sl
+
+        c = lambda i, o: nn.Conv2d(i, o, 2, 1, bias=False)  # noqa: E731
+        self.conv_A, self.iaf_A = c(2, 4), _iaf()
+        self.conv_B, self.iaf_B, self.pool_B = c(4, 4), _iaf(), sl.SumPool2d(2, 2)
+        self.conv_C, self.iaf_C, self.pool_C = c(4, 4), _iaf(), sl.SumPool2d(2, 2)
+        self.conv_D, self.iaf_D = c(2, 4), _iaf()
+        self.conv_E, self.iaf_E, self.pool_E = c(4, 4), _iaf(), sl.SumPool2d(2, 2)
+        self.conv_F, self.iaf_F, self.pool_F = c(4, 4), _iaf(), sl.SumPool2d(2, 2)
+        self.flat1, self.flat2, self.merge = nn.Flatten(), nn.Flatten(), sl.Merge()
+        self.fc1, self.iaf1 = nn.Linear(196, 100, bias=False), _iaf()
+        self.fc2, self.iaf2 = nn.Linear(100, 100, bias=False), _iaf()
+        self.fc3, self.iaf3 = nn.Linear(100, 10, bias=False), _iaf()
+
+    def forward(self, x):
+        a = self.pool_C(self.iaf_C(self.conv_C(self.pool_B(self.iaf_B(self.conv_B(self.iaf_A(self.conv_A(x))))))))
+        d = self.pool_F(self.iaf_F(self.conv_F(self.pool_E(self.iaf_E(self.conv_E(self.iaf_D(self.conv_D(x))))))))
+        y = self.iaf1(self.fc1(self.merge(self.flat1(a), self.flat2(d))))
+        return self.iaf3(self.fc3(self.iaf2(self.fc2(y))))
+
+
 class PooledMerge(nn.Module):
     """Two branches, each pooled (``pool_a``, ``pool_b``), merged into a conv."""
 
@@ -88,6 +115,14 @@ def test_flatten_merge_linear_matches_sinabs(sinabs_dynapcnn):
     fc = next(layer for layer in ours["snnc"]["layers"] if layer["name"] == "fc")
     assert ours["cnn_layers"][fc["core"]]["dimensions"]["kernel_size"] == 6  # the whole 6x6 map of each branch
     assert set(fc["sources"]) >= {"fc", "iaf_fc"}
+
+
+def test_two_entry_points_and_a_flattened_merge_match_sinabs(sinabs_dynapcnn):
+    model = _init(TwoEntriesMerge(), 5)
+    theirs, _, _ = sinabs_config(sinabs_dynapcnn, model, (2, 34, 34))
+    ours = snnc.compile(model, input_shape=(2, 34, 34))
+    cores = assert_same_config(ours, theirs)
+    assert len(cores) == 9 and len(ours["snnc"]["input"]["cores"]) == 2
 
 
 def test_avgpool_into_merge_matches_sinabs(sinabs_dynapcnn):
