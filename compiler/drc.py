@@ -312,7 +312,9 @@ def check_chip(chip: ChipModel, target) -> Diagnostics:
     for layer in chip.layers:
         for rule in LAYER_RULES:
             rule(layer, target, d)
-    if not chip.layers:
+    if not chip.layers and chip.dvs is not None:
+        pass  # the DVS layer alone (sinabs maps it): its output is monitored, no core is used
+    elif not chip.layers:
         d.error("neuron_model", None, "the model has no layer that can run on a core",
                 "a Speck model is a chain of Conv2d/Linear layers each followed by an IAF layer", measured=0,
                 limit=">= 1")

@@ -53,6 +53,7 @@ def resolve_monitor(chip: ChipModel, monitor, diags: Diagnostics) -> tuple[list[
             layers.extend(range(len(chip.layers)))
         elif item == "-1":
             layers.extend(chip.exits())
+            dvs = dvs or (not chip.layers and chip.dvs is not None)  # the DVS layer alone is the output
         elif item.lstrip("-").isdigit():
             i = int(item)
             if not 0 <= i < len(chip.layers):
@@ -131,7 +132,7 @@ def check_options(chip: ChipModel, target, options, diags: Diagnostics) -> None:
     check_quantize(options)
     chip.meta["decimators"] = resolve_decimators(chip, target, getattr(options, "decimate", {}) or {})
     chip.monitor, chip.monitor_dvs = resolve_monitor(chip, getattr(options, "monitor", None), diags)
-    if getattr(options, "readout", False) and chip.layers:
+    if getattr(options, "readout", False):
         readout_layer(chip, target)
     chip.meta["options_checked"] = True
 

@@ -162,6 +162,8 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     t2 = time.perf_counter()
     if not any(d.rule == "layer_count" for d in result.diagnostics.errors) and chip.layers:
         result.mapping = assign_cores(chip, target, result.diagnostics, options.cores)
+    elif not chip.layers and chip.dvs is not None:
+        result.mapping = {}  # only the DVS layer: nothing to place on cores
     check_options(chip, target, options, result.diagnostics)
     result.timings["assign"] = time.perf_counter() - t2
     result.notes = ctx.notes

@@ -69,7 +69,10 @@ def format_report(result, source: str | None = None) -> str:
         if d.hint:
             lines.append(f"  = hint: {d.hint}")
     n_err, n_warn = len(result.diagnostics.errors), len(result.diagnostics.warnings)
-    if result.fits:
+    if result.fits and not chip.layers:
+        lines.append(f"fits: the DVS layer only ({_dvs_text(chip.dvs)}), no core used"
+                     + (f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""))
+    elif result.fits:
         cores = sorted(layer.core for layer in chip.layers)
         lines.append(f"fits: {len(chip.layers)} layers on cores {', '.join(map(str, cores))}"
                      + (f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""))

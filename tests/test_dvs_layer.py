@@ -215,3 +215,16 @@ def test_simulated_dvs_layer_equals_sinabs_forward_for_any_setting(sinabs_dynapc
     np.add.at(frame.numpy()[0], (p, y, x), 1)
     (counts,) = result.spike_counts.values()
     assert np.array_equal(counts, dvs(frame)[0].numpy())
+
+
+def test_the_dvs_layer_alone_compiles_and_is_the_output(sinabs_dynapcnn):
+    """sinabs builds a network of only a DVSLayer (its test_no_conv_layers); snnc compiles it: no core used, the
+    DVS layer monitored as the output (sinabs' own make_config fails on it)."""
+    model = nn.Sequential(sinabs_dynapcnn.DVSLayer(input_shape=(10, 10), flip_x=True))
+    assert snnc.check(model, input_shape=(2, 10, 10)).fits
+    config = snnc.compile(model, input_shape=(2, 10, 10))
+    assert all(not layer["weights"] for layer in config["cnn_layers"])
+    d = config["dvs_layer"]
+    assert d["monitor_enable"] and d["mirror"] == {"x": True, "y": False} and d["cut"] == {"x": 9, "y": 9}
+    with pytest.raises(SnncError, match="--readout"):
+        snnc.check(model, input_shape=(2, 10, 10), readout=True)

@@ -143,7 +143,7 @@ def _source(result) -> dict:
 def build_config(result) -> dict:
     """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits)."""
     chip, target, options = result.chip, result.target, result.options
-    if chip is None or not chip.layers:
+    if chip is None or (not chip.layers and chip.dvs is None):
         raise SnncError("nothing to configure: the model has no chip layers")
     if any(layer.core is None for layer in chip.layers):
         raise SnncError("the chip layers have no cores assigned (the model does not fit)")
