@@ -98,7 +98,11 @@ def match_cores(ours: list, theirs: list) -> dict[int, int]:
 def assert_same_config(ours: dict, theirs: dict, check_low: bool = True, dvs: bool = True,
                        monitor: bool = True) -> dict[int, int]:
     """snnc's config equals sinabs' in every integer, dimension, destination (up to the core numbering), DVS field
-    and monitor flag.  Returns the core map {sinabs core: snnc core}."""
+    and monitor flag, and it passes snnc's own configuration check.  Returns the core map {sinabs core: snnc
+    core}."""
+    from snnc.targets.config import load_config
+
+    load_config(ours)
     cores = match_cores(ours["cnn_layers"], theirs["cnn_layers"])
     for s, o in cores.items():
         a, b = ours["cnn_layers"][o], theirs["cnn_layers"][s]

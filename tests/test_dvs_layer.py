@@ -224,6 +224,7 @@ def test_the_dvs_layer_alone_compiles_and_is_the_output(sinabs_dynapcnn):
     assert snnc.check(model, input_shape=(2, 10, 10)).fits
     config = snnc.compile(model, input_shape=(2, 10, 10))
     assert all(not layer["weights"] for layer in config["cnn_layers"])
+    snnc.load_config(config)
     d = config["dvs_layer"]
     assert d["monitor_enable"] and d["mirror"] == {"x": True, "y": False} and d["cut"] == {"x": 9, "y": 9}
     with pytest.raises(SnncError, match="--readout"):
