@@ -314,6 +314,8 @@ def _check_dvs_destination(dvs: dict, j: int, d: dict, where: str, target, layer
         raise SnncError(f"{where}: dvs_layer.destinations[{j}].layer = {t} is not a used core")
     tin = layers[t]["dimensions"]["input_shape"]
     size = (dvs["cut"]["x"] - dvs["origin"]["x"] + 1, dvs["cut"]["y"] - dvs["origin"]["y"] + 1)
+    if dvs["mirror_diagonal"]:  # x and y swap after the region is cut
+        size = size[::-1]
     if (tin["size"]["x"], tin["size"]["y"]) != size:
         raise SnncError(f"{where}: dvs_layer.destinations[{j}]: core {t} expects a {tin['size']['x']}x"
                         f"{tin['size']['y']} input, the DVS region origin..cut is {size[0]}x{size[1]}")
