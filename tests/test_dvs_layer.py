@@ -229,3 +229,18 @@ def test_the_dvs_layer_alone_compiles_and_is_the_output(sinabs_dynapcnn):
     assert d["monitor_enable"] and d["mirror"] == {"x": True, "y": False} and d["cut"] == {"x": 9, "y": 9}
     with pytest.raises(SnncError, match="--readout"):
         snnc.check(model, input_shape=(2, 10, 10), readout=True)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+def test_the_dvs_layer_alone_is_simulated(sinabs_dynapcnn, reference):
+    dvs = sinabs_dynapcnn.DVSLayer(input_shape=(10, 10), pool=(1, 2), flip_x=True)
+    config = snnc.compile(nn.Sequential(dvs), input_shape=(2, 10, 10))
+    events = make_events([0, 3, 9], [1, 4, 9], [0, 5, 7], [1, 0, 1])
+    out = snnc.simulate(config, events, reference=reference).output_events
+    assert out["layer"].tolist() == [13, 13, 13]
+    frame = torch.zeros((1, 2, 10, 10))
+    frame[0, [1, 0, 1], [1, 4, 9], [0, 3, 9]] = 1
+    expected = dvs(frame)[0].numpy()
+    got = np.zeros_like(expected)
+    np.add.at(got, (out["feature"], out["y"], out["x"]), 1)
+    assert np.array_equal(got, expected)

@@ -59,12 +59,17 @@ class Simulator:
         """Check and sort the input events against the configuration's input (see :func:`load_events`)."""
         return load_events(events, shape=self.program.input_shape)
 
+    def _dvs_only(self, ev: np.ndarray) -> SimResult:
+        return _dvs_only_result(self.program, ev)
+
     def run(self, events) -> SimResult:
         prog = self.program
         ev = self.prepare_events(events)
         n = len(ev)
         used = sorted(prog.cores)
         chip = prog.target
+        if not used:
+            return self._dvs_only(ev)
         P = np.zeros((chip.n_cores, len(_P_FIELDS)), np.int64)
         w_parts, s_parts = [], []
         w_off = s_off = 0
@@ -140,6 +145,18 @@ class Simulator:
                          {c: int(synops[c]) for c in used}, {c: int(spikes[c]) for c in used},
                          ev["t"].astype(np.int64), {c: ev_syn[:, j] for j, c in enumerate(used)}, ro_events,
                          readout_model(prog, ro_events, t_end), int(dropped), sim_seconds, n)
+
+
+def _dvs_only_result(prog: SimProgram, ev: np.ndarray) -> SimResult:
+    """A configuration that uses only the DVS layer (monitored): its output events, no core."""
+    t0 = time.perf_counter()
+    ok, f, x, y = dvs_transform(prog.dvs, ev)
+    rows = np.stack([ev["t"].astype(np.int64), np.full(len(ev), prog.target.dvs_layer, np.int64), f, x, y],
+                    axis=1)[ok]
+    outputs, ro_events = split_outputs(rows, prog.target.readout_layer)
+    t_end = int(ev["t"][-1]) if len(ev) else 0
+    return SimResult(outputs, {}, {}, {}, {}, {}, ev["t"].astype(np.int64), {}, ro_events,
+                     readout_model(prog, ro_events, t_end), 0, time.perf_counter() - t0, len(ev))
 
 
 def simulate(config, events, **options) -> SimResult:

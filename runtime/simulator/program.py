@@ -161,7 +161,9 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
         cores[i] = SimCore(i, (C, ih, iw), (F, oh, ow), K, (sy, sx), (py, px), w, b, v0, th_high, th_low,
                                bool(L.get("return_to_zero")), bool(L.get("leak_enable")),
                                bool(L.get("monitor_enable")), dec, dests)
-    if not cores:
+    dvs_only = (not cores and ((cfg.get("snnc") or {}).get("input") or {}).get("source") == "dvs"
+                and bool((cfg.get("dvs_layer") or {}).get("monitor_enable")))  # the DVS layer alone, monitored
+    if not cores and not dvs_only:
         raise SnncError("configuration: no core is used (every cnn_layers entry is empty)")
     for c in cores.values():
         for layer, _, _ in c.destinations:
@@ -188,7 +190,7 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
         shape = inp.get("shape") or list(cores[input_cores[0]].in_shape)
     else:
         input_cores = dvs_dests
-        if not dvs_dests:
+        if not dvs_dests and not dvs_only:
             raise SnncError("configuration: input goes to the DVS layer but both dvs_layer destinations are disabled")
         g = lambda k, a: int((dvs_cfg.get(k) or {}).get(a, 0))  # noqa: E731
         n = chip.dvs_size
