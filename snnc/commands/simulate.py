@@ -69,7 +69,8 @@ def run(args) -> int:
     for layer in sorted(set(oe["layer"].tolist())):
         n_features = result.spike_counts[layer].shape[0] if layer in result.spike_counts else 0
         per_feature = np.bincount(oe["feature"][oe["layer"] == layer].astype(np.int64), minlength=n_features)
-        print(f"  output core {layer}: spikes per feature {per_feature.tolist()}; most active feature "
+        what = "DVS layer" if layer == sim.program.target.dvs_layer else "core"
+        print(f"  output {what} {layer}: spikes per feature {per_feature.tolist()}; most active feature "
               f"{int(per_feature.argmax())}")
     if result.dropped_events:
         print(f"  warning: {result.dropped_events} routed events fell outside their destination's input")
