@@ -11,7 +11,7 @@ from ..events import load_events
 from .kernel import _P, _P_FIELDS, DVS, RO, STACK_LIMIT, run_kernel
 from .program import SimProgram, SimDvs, program_from_config
 from .reference import ReferenceSimulator
-from .result import SimResult, readout_model, split_outputs
+from .result import SimResult, readout_model, split_outputs, trace_array
 
 
 def dvs_transform(dvs: SimDvs, ev: np.ndarray):
@@ -62,14 +62,19 @@ class Simulator:
     def _dvs_only(self, ev: np.ndarray) -> SimResult:
         return _dvs_only_result(self.program, ev)
 
-    def run(self, events) -> SimResult:
+    def run(self, events, trace: bool = False, _trace_rows: int | None = None) -> SimResult:
+        """Simulate ``events``.  ``trace=True`` also records every delivery (one event arriving at a core) in
+        processing order as ``SimResult.trace`` (:data:`TRACE_DTYPE`); the other results are the same either way."""
         prog = self.program
         ev = self.prepare_events(events)
         n = len(ev)
         used = sorted(prog.cores)
         chip = prog.target
         if not used:
-            return self._dvs_only(ev)
+            res = self._dvs_only(ev)
+            if trace:  # no core, no delivery
+                res.trace = trace_array(np.zeros((0, 5), np.int64))
+            return res
         P = np.zeros((chip.n_cores, len(_P_FIELDS)), np.int64)
         w_parts, s_parts = [], []
         w_off = s_off = 0
@@ -114,22 +119,27 @@ class Simulator:
         spikes = np.zeros(P.shape[0], np.int64)
         dec = np.zeros(P.shape[0], np.int64)
         out = np.empty((1024, 5), np.int64)
-        stack = np.empty((STACK_LIMIT, 11), np.int64)
+        stack = np.empty((STACK_LIMIT, 14), np.int64)
+        cap = (_trace_rows if _trace_rows is not None else 8 * n + 1024) if trace else 0
+        tr = np.zeros((cap, 5), np.int64)
+        trn = np.array([0, 0, int(bool(trace))], np.int64)
         kernel = run_kernel
         # a call with no events first: numba loads (or compiles) the kernel on its first call, which is not event
         # processing and must not count in sim_seconds
         e0 = np.zeros(0, np.int64)
         kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
                entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
-               spikes.copy(), out.copy(), stack)
+               spikes.copy(), out.copy(), stack, tr[:0], np.zeros(3, np.int64))
         t0 = time.perf_counter()
         rc, out, n_out, dropped = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry,
                                          prog.saturate, float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn,
-                                         in_ev, synops, spikes, out, stack)
+                                         in_ev, synops, spikes, out, stack, tr, trn)
         sim_seconds = time.perf_counter() - t0
         if rc < 0:
             raise SnncError(f"simulation: the cascade of one input event grew deeper than {STACK_LIMIT} pending "
                             "events; the configuration probably has a recurrent loop that keeps firing")
+        if trace and trn[1]:  # the trace outgrew its buffer: run again with room for every delivery
+            return self.run(events, trace=True, _trace_rows=int(trn[0]))
         rows = out[:n_out]
         rows[rows[:, 1] == RO, 1] = chip.readout_layer
         rows[rows[:, 1] == DVS, 1] = chip.dvs_layer
@@ -144,7 +154,8 @@ class Simulator:
         return SimResult(outputs, spike_counts, final, {c: int(in_ev[c]) for c in used},
                          {c: int(synops[c]) for c in used}, {c: int(spikes[c]) for c in used},
                          ev["t"].astype(np.int64), {c: ev_syn[:, j] for j, c in enumerate(used)}, ro_events,
-                         readout_model(prog, ro_events, t_end), int(dropped), sim_seconds, n)
+                         readout_model(prog, ro_events, t_end), int(dropped), sim_seconds, n,
+                         trace=trace_array(tr[:trn[0]]) if trace else None)
 
 
 def _dvs_only_result(prog: SimProgram, ev: np.ndarray) -> SimResult:

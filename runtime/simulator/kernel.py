@@ -27,6 +27,8 @@ fire = numba.njit(cache=True, inline="always")(neuron.fire)
 RO = -1
 DVS = -2
 # stack frame columns: core, c, x, y, o, oy, ox (next target), oy0, oy1, ox0, ox1 (target ranges)
+# and for the optional trace: trace id (-1 until the frame is first processed), parent trace id, synops of the
+# delivery.  Trace state: tr [cap, 5] rows (t, core, synops, parent, outputs); trn = [rows used, overflowed, tracing]
 
 @numba.njit(cache=True)
 def _grow(buf, n):
@@ -37,7 +39,7 @@ def _grow(buf, n):
     return new
 
 @numba.njit(cache=True)
-def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out, dropped):
+def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out, dropped, tr, trn, parent):
     """Deliver event (c, x, y) to ``core``: push a frame (or record it when core is the readout)."""
     if core == RO:
         out = _grow(out, n_out)
@@ -67,11 +69,16 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out
     if oy1 > P[core, OUT_H] - 1:
         oy1 = P[core, OUT_H] - 1
     in_ev[core] += 1
+    n = 0
     if ox1 < ox0 or oy1 < oy0:
-        return sp, out, n_out, dropped
-    n = P[core, OUT_F] * (oy1 - oy0 + 1) * (ox1 - ox0 + 1)
-    synops[core] += n
-    ev_syn[row, P[core, COL]] += n
+        if trn[2] == 0:
+            return sp, out, n_out, dropped
+        # tracing: a delivery without targets still reaches the core; keep a frame so that it is traced in
+        # processing order (the frame is popped as soon as it is traced)
+    else:
+        n = P[core, OUT_F] * (oy1 - oy0 + 1) * (ox1 - ox0 + 1)
+        synops[core] += n
+        ev_syn[row, P[core, COL]] += n
     if sp >= stack.shape[0]:
         return -1, out, n_out, dropped
     stack[sp, 0] = core
@@ -85,11 +92,14 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out
     stack[sp, 8] = oy1
     stack[sp, 9] = ox0
     stack[sp, 10] = ox1
+    stack[sp, 11] = -1
+    stack[sp, 12] = parent
+    stack[sp, 13] = n
     return sp + 1, out, n_out, dropped
 
 @numba.njit(cache=True)
 def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out,
-          dropped):
+          dropped, tr, trn, src):
     """A neuron of ``core`` spiked: count, decimate, monitor, push its destinations (1 first, so 0 runs first)."""
     counts[P[core, S_OFF] + (o * P[core, OUT_H] + oy) * P[core, OUT_W] + ox] += 1
     spikes[core] += 1
@@ -106,6 +116,8 @@ def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, syn
         out[n_out, 3] = ox
         out[n_out, 4] = oy
         n_out += 1
+        if src >= 0 and src < tr.shape[0]:
+            tr[src, 4] += 1
     for d in range(P[core, N_DEST] - 1, -1, -1):
         base = D0_LAYER + 3 * d
         layer = P[core, base]
@@ -121,13 +133,14 @@ def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, syn
             sp += 1
         else:
             sp, out, n_out, dropped = _push(P, stack, sp, layer, f, ox // pool, oy // pool, t, row, in_ev,
-                                            synops, ev_syn, out, n_out, dropped)
+                                            synops, ev_syn, out, n_out, dropped, tr, trn, src)
             if sp < 0:
                 return sp, out, n_out, dropped
     return sp, out, n_out, dropped
 
 @numba.njit(cache=True)
-def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out, dropped):
+def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out, dropped, tr,
+           trn):
     """Run the stack of pending deliveries to completion, depth-first."""
     while sp > 0:
         fr = sp - 1
@@ -138,8 +151,23 @@ def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, 
         if core == RO:
             sp -= 1
             sp2, out, n_out, dropped = _push(P, stack, sp, RO, c, x, y, t, row, in_ev, synops, ev_syn, out,
-                                             n_out, dropped)
+                                             n_out, dropped, tr, trn, -1)
             continue
+        if trn[2] != 0 and stack[fr, 11] < 0:  # first visit of a traced delivery: record it
+            k = trn[0]
+            if k < tr.shape[0]:
+                tr[k, 0] = t
+                tr[k, 1] = core
+                tr[k, 2] = stack[fr, 13]
+                tr[k, 3] = stack[fr, 12]
+                tr[k, 4] = 0
+            else:
+                trn[1] = 1
+            trn[0] = k + 1
+            stack[fr, 11] = k
+            if stack[fr, 13] == 0:  # no targets
+                sp -= 1
+                continue
         o = stack[fr, 4]
         oy = stack[fr, 5]
         ox = stack[fr, 6]
@@ -194,14 +222,14 @@ def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, 
         stack[fr, 5] = oy
         stack[fr, 6] = ox
         sp, out, n_out, dropped = _emit(P, stack, sp, core, so, soy, sox, t, row, counts, dec, spikes, in_ev,
-                                        synops, ev_syn, out, n_out, dropped)
+                                        synops, ev_syn, out, n_out, dropped, tr, trn, stack[fr, 11])
         if sp < 0:
             return sp, out, n_out, dropped
     return sp, out, n_out, dropped
 
 @numba.njit(cache=True)
 def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, entry, sat, leak_hz, leak_fire,
-               leak_cores, ev_syn, in_ev, synops, spikes, out, stack):
+               leak_cores, ev_syn, in_ev, synops, spikes, out, stack, tr, trn):
     n_out = 0
     dropped = 0
     ticks_done = 0
@@ -231,12 +259,12 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
                                     if s:
                                         sp, out, n_out, dropped = _emit(P, stack, 0, core, o, yy, xx, tt, i,
                                                                         counts, dec, spikes, in_ev, synops,
-                                                                        ev_syn, out, n_out, dropped)
+                                                                        ev_syn, out, n_out, dropped, tr, trn, -1)
                                         if sp < 0:
                                             return -1, out, n_out, dropped
                                         sp, out, n_out, dropped = _drain(P, W, S, stack, sp, tt, i, sat, counts,
                                                                          dec, spikes, in_ev, synops, ev_syn, out,
-                                                                         n_out, dropped)
+                                                                         n_out, dropped, tr, trn)
                                         if sp < 0:
                                             return -1, out, n_out, dropped
                                 else:
@@ -253,11 +281,11 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
             n_out += 1
         for e in range(entry.shape[0]):
             sp, out, n_out, dropped = _push(P, stack, 0, entry[e], ev_c[i], ev_x[i], ev_y[i], t, i, in_ev,
-                                            synops, ev_syn, out, n_out, dropped)
+                                            synops, ev_syn, out, n_out, dropped, tr, trn, -1)
             if sp < 0:
                 return -1, out, n_out, dropped
             sp, out, n_out, dropped = _drain(P, W, S, stack, sp, t, i, sat, counts, dec, spikes, in_ev, synops,
-                                             ev_syn, out, n_out, dropped)
+                                             ev_syn, out, n_out, dropped, tr, trn)
             if sp < 0:
                 return -1, out, n_out, dropped
     return 0, out, n_out, dropped

@@ -15,7 +15,7 @@ from ...compiler.errors import SnncError
 from ..events import load_events
 from ..neuron import fire, integrate
 from .program import SimProgram
-from .result import SimResult, readout_model, split_outputs
+from .result import SimResult, readout_model, split_outputs, trace_array
 
 MAX_DEPTH = 10_000
 
@@ -49,7 +49,7 @@ class ReferenceSimulator:
         hits.sort()
         return [(o, oy, ox, ky, kx) for o in range(F) for (oy, ox, ky, kx) in hits]
 
-    def _deliver(self, core, c, x, y, t, depth=0):
+    def _deliver(self, core, c, x, y, t, depth=0, parent=-1):
         """One event (feature c at x, y) arrives at ``core`` (or the readout layer)."""
         if depth > MAX_DEPTH:
             raise SnncError("simulation: cascade too deep; the configuration probably has a recurrent loop")
@@ -63,16 +63,19 @@ class ReferenceSimulator:
             return
         self.in_events[core] += 1
         V = self.state[core]
-        for o, oy, ox, ky, kx in self._targets(core, c, x, y):
+        targets = self._targets(core, c, x, y)
+        me = len(self.trace)  # the trace row of this delivery; parent: the delivery whose spike sent it, or -1
+        self.trace.append([t, core, len(targets), parent, 0])
+        for o, oy, ox, ky, kx in targets:
             self.synops[core] += 1
             self.row_synops[core] += 1
             v = integrate(int(V[o, oy, ox]), int(L.weights[o, c, ky, kx]), L.threshold_low, self.program.saturate)
             v, spiked = fire(v, L.threshold_high, L.return_to_zero)
             V[o, oy, ox] = v
             if spiked:
-                self._spike(core, o, ox, oy, t, depth)
+                self._spike(core, o, ox, oy, t, depth, me)
 
-    def _spike(self, core, o, x, y, t, depth):
+    def _spike(self, core, o, x, y, t, depth, src=-1):
         """Neuron (o, y, x) of ``core`` fired: count, decimate, monitor, route to destinations 0 then 1."""
         L = self.program.cores[core]
         self.counts[core][o, y, x] += 1
@@ -83,8 +86,10 @@ class ReferenceSimulator:
             self.decimator[core] = 0
         if L.monitor:
             self.rows.append((t, core, o, x, y))  # monitored spikes keep un-pooled coordinates
+            if src >= 0:
+                self.trace[src][4] += 1
         for layer, pool, shift in L.destinations:
-            self._deliver(layer, o + shift, x // pool, y // pool, t, depth + 1)
+            self._deliver(layer, o + shift, x // pool, y // pool, t, depth + 1, src)
 
     def _leak_tick(self, t):
         """One slow-clock tick: every leaking core adds its biases to all its neurons (may fire only if allowed)."""
@@ -126,7 +131,7 @@ class ReferenceSimulator:
         return f, x, y
 
     # --- driver -----------------------------------------------------------------------------------------------
-    def run(self, events) -> SimResult:
+    def run(self, events, trace: bool = False) -> SimResult:
         prog = self.program
         ev = self.prepare_events(events)
         used = sorted(prog.cores)
@@ -135,7 +140,7 @@ class ReferenceSimulator:
         self.in_events = {c: 0 for c in used}
         self.synops = {c: 0 for c in used}
         self.decimator = {c: 0 for c in used}
-        self.rows, self.dropped = [], 0
+        self.rows, self.dropped, self.trace = [], 0, []
         event_synops = {c: np.zeros(len(ev), np.int64) for c in used}
         leaky = any(prog.cores[c].leak_enable for c in used) and prog.slow_clock_hz
         ticks = 0
@@ -167,4 +172,5 @@ class ReferenceSimulator:
         t_end = int(ev["t"][-1]) if len(ev) else 0
         return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
                          {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,
-                         ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev))
+                         ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev),
+                         trace=trace_array(self.trace) if trace else None)

@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 OUTPUT_DTYPE = np.dtype([("t", "<i8"), ("layer", "<i2"), ("feature", "<i2"), ("x", "<i2"), ("y", "<i2")])
 
 
+#: One delivery of :attr:`SimResult.trace`: an event arriving at a core (see there).
+TRACE_DTYPE = np.dtype([("t", "<i8"), ("core", "<i2"), ("synops", "<i8"), ("parent", "<i8"), ("outputs", "<i4")])
+
+
+def trace_array(rows) -> np.ndarray:
+    """Rows (t, core, synops, parent, outputs) -> a :data:`TRACE_DTYPE` array."""
+    rows = np.asarray(rows, np.int64).reshape(-1, 5)
+    arr = np.empty(len(rows), TRACE_DTYPE)
+    for j, name in enumerate(TRACE_DTYPE.names):
+        arr[name] = rows[:, j]
+    return arr
+
+
 @dataclass
 class SimResult:
     """What a simulation run produced.
@@ -35,6 +48,11 @@ class SimResult:
       layer's per-period counts, moving averages and classes when it is enabled and a slow clock is given.
     * ``dropped_events`` -- routed events outside their destination's input (a misconfiguration sign).
     * ``sim_seconds`` -- wall time of event processing alone.
+    * ``trace`` -- with ``run(events, trace=True)``: every delivery (an event arriving at a core, targets or not)
+      in processing order, :data:`TRACE_DTYPE`: ``t`` the time the simulator gives it (its input event's), ``core``,
+      ``synops`` it caused on that core, ``parent`` the row of the delivery whose spike sent it (-1: an input
+      event, or a spike fired by a leak tick), ``outputs`` the monitored output events its spikes became.  A
+      parent always comes before its children.  The bandwidth queue model (``compiler/queue_model.py``) runs on it.
     """
 
     output_events: np.ndarray
@@ -50,6 +68,7 @@ class SimResult:
     dropped_events: int = 0
     sim_seconds: float = 0.0
     n_input_events: int = 0
+    trace: np.ndarray | None = None
 
     def synop_times(self, core: int) -> tuple[np.ndarray, np.ndarray]:
         """``(event_t, synops)``: for each input event, its time (us) and the synops it caused on ``core``."""
