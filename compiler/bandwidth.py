@@ -19,6 +19,7 @@ input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the bo
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -196,68 +197,57 @@ class Measurement:
     out_spikes: list[int]  # per layer: spikes its neurons emitted (before the decimator)
     sim: object = None  # the simulator's SimResult (output events, spike counts) for plots
     config: dict | None = None  # the configuration that was simulated
+    trace: np.ndarray | None = None  # every delivery (SimResult.trace), for the queue model
+    events: object = None  # the input events as given (to re-simulate with other decimators)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # check and advice
 # ---------------------------------------------------------------------------------------------------------------
-def _decimator_hint(chip: ChipModel, i: int, rate: float, limit: float, target, decimate: dict[int, int],
-                    in_by_source: dict) -> str:
-    """Name the decimator ratio on a feeding layer that brings core ``i`` under its limit, plus the other fixes."""
-    layer = chip.layers[i]
-    general = ("reduce the synaptic work of this layer: fewer output channels (now "
-               f"{layer.out_channels}), a smaller kernel (now {layer.kernel_size[0]}x{layer.kernel_size[1]}) or a "
-               f"larger stride (now {layer.stride[0]})")
-    total = sum(in_by_source.values()) or 1.0
-    options = []
-    for src, share in sorted(in_by_source.items(), key=lambda kv: -kv[1]):
-        if src == "input":
-            continue
-        part = rate * share / total  # the synaptic work caused by this source's events
-        now = decimate.get(src, 1)
-        for n in target.decimator_ratios:
-            if n <= now:
-                continue
-            if rate - part + part * now / n <= limit:
-                interval = target.decimator_ratios.index(n)
-                instead = f" instead of {now}" if now > 1 else ""
-                options.append(f"enable the output decimator on {chip.layers[src].name!r} with ratio {n}{instead} "
-                               f"(output_decimator_interval {interval}; `--decimate {chip.layers[src].name}={n}`), "
-                               f"which brings it to about {(rate - part + part * now / n) / 1e6:.3g} M/s")
-                break
-    if options:
-        return options[0] + "; or " + general
-    if "input" in in_by_source:
-        return (general + "; or lower the input event rate (pool or crop the input in the DVS layer); the output "
-                "decimator cannot help a core fed by the input")
-    return general + "; no single decimator ratio on a feeding layer is enough"
-
-
-def _fmt(r: float) -> str:
-    return f"{r / 1e6:.3g} M SynOps/s"
+def with_decimate(result, chip: ChipModel, decimate: dict[int, int]):
+    """A shallow copy of a compile result whose options ask for the output decimators ``{layer index: N}``."""
+    q = copy.copy(result)
+    q.options = copy.copy(result.options)
+    q.options.decimate = {chip.layers[k].name: v for k, v in decimate.items()}
+    return q
 
 
 def analyze(result, input_rate=None, synops_limits=None, activity=None, measurement: Measurement | None = None,
-            events_given: bool = False) -> dict:
-    """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
+            events_given: bool = False, max_latency_ms: float | None = None, remeasure=None) -> dict:
+    """Synaptic-operation bandwidth, queueing delay and energy of a compiled model (``snnc check
+    --events/--input-rate``).
 
-    With a ``measurement`` (``snnc.runtime.measure.measure``: the model simulated bit-accurately on events) the
-    figures are counted; otherwise ``input_rate`` (events/s) is propagated statically with ``activity`` (see
-    :func:`static_estimate`).  ``events_given``: events were given but not simulated (the model does not fit).
-    ``snnc.runtime.measure.analyze`` takes the events themselves and runs the simulator.  Returns a JSON-ready dict
-    ``{"mode", "cores": [...], "layers": [...], "energy": {...}, "limit_source", "diagnostics": [Diagnostic]}``;
-    ``cores`` has one row per chip layer: core, layer, synops, synops_per_s_mean, synops_per_s_peak (10 ms window;
-    None when static), synops_per_s_peak_1ms, synops_limit.  A model that does not fit is not simulated (a note
-    says so).
+    With a ``measurement`` (``snnc.runtime.measure.measure``: the model simulated bit-accurately on events, with
+    its delivery trace) the figures are counted; otherwise ``input_rate`` (events/s) is propagated statically with
+    ``activity`` (see :func:`static_estimate`).  ``events_given``: events were given but not simulated (the model
+    does not fit).  ``snnc.runtime.measure.analyze`` takes the events themselves and runs the simulator.  Either way every core is a queue
+    (``compiler/queue_model.py``): it serves each event in ``t0 + synops / synops_limit``, and the check
+    (``synops_bandwidth``) fails when output events come more than ``max_latency_ms`` (default
+    :data:`~snnc.compiler.queue_model.DEFAULT_MAX_LATENCY_MS`) late or the queues do not drain by the input's end
+    plus that.  Returns a JSON-ready dict ``{"mode", "cores": [...], "layers": [...], "energy": {...},
+    "limit_source", "max_added_latency_us", "p99_added_latency_us", "latency": {...}, "queue_series",
+    "diagnostics": [Diagnostic]}``; ``cores`` has one row per chip layer: core, layer, synops, synops_per_s_mean,
+    synops_per_s_peak (10 ms window; None when static), synops_per_s_peak_1ms, synops_limit, utilisation,
+    max_backlog_synops, max_added_delay_us, longest_busy_period_us.  A model that does not fit is not simulated
+    (a note says so).  ``remeasure(decimate) -> Measurement`` simulates the model again with other decimators
+    ``{layer index: N}`` for the advice (``snnc.runtime.measure.analyze`` passes one).
     """
+    from . import latency as lat
     from .energy import LayerActivity, estimate
+    from .queue_model import DEFAULT_MAX_LATENCY_MS
 
     chip: ChipModel | None = result.chip
     target = result.target
     if not events_given and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
+    if max_latency_ms is None:
+        max_latency_ms = DEFAULT_MAX_LATENCY_MS
+    if not math.isfinite(float(max_latency_ms)) or float(max_latency_ms) <= 0:
+        raise SnncError(f"--max-latency-ms {max_latency_ms}: give a positive number of milliseconds")
+    max_lat_us = float(max_latency_ms) * 1e3
     limits = core_limits(target, synops_limits if isinstance(synops_limits, dict)
                          else parse_synops_limits(synops_limits))
+    t0_s = float(target.event_time_s)
     measured = events_given or measurement is not None
     out = {"mode": "measured" if measured else "static", "cores": [], "layers": [], "energy": None,
            "diagnostics": [], "limit_source": target.synops_limit_source}
@@ -265,19 +255,43 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
         return out
     decimate = decimation(chip, result.options, target)
     static = static_estimate(chip, input_rate if input_rate is not None else 0.0, activity, decimate)
-    srcs = _sources(chip)
     meas = measurement
     if meas is None and events_given:
         out["note"] = "not simulated: the model does not fit the chip (see the violations)"
         return out
-    diags: list[Diagnostic] = []
     acts: list[LayerActivity] = []
+    # the queue model: on the simulator's trace, or on a Poisson trace for the static estimate
+    if meas is not None:
+        start_us = float(meas.times_us[0]) if len(meas.times_us) else 0.0
+        end_us = float(meas.times_us[-1]) if len(meas.times_us) else 0.0
+
+        def evaluate(dec: dict[int, int]) -> dict | None:
+            m = remeasure(dec) if remeasure is not None else None
+            if m is None or m.trace is None:
+                return None
+            return lat.figures(_trace_columns(m.trace), chip, limits, t0_s, max_lat_us, start_us, end_us)
+
+        fig = lat.figures(_trace_columns(meas.trace), chip, limits, t0_s, max_lat_us, start_us, end_us,
+                          series=True) if meas.trace is not None else None
+        load = None
+    else:
+        start_us = 0.0
+
+        def evaluate(dec: dict[int, int]) -> dict:
+            rows = static_estimate(chip, input_rate, activity, dec)
+            tr, dur = lat.static_trace(chip, rows, input_rate)
+            f = lat.figures(tr, chip, limits, t0_s, max_lat_us, 0.0, dur)
+            f["load"] = lat.static_load(chip, rows, limits, t0_s)
+            return f
+
+        tr, end_us = lat.static_trace(chip, static, input_rate)
+        fig = lat.figures(tr, chip, limits, t0_s, max_lat_us, 0.0, end_us, series=True)
+        load = lat.static_load(chip, static, limits, t0_s)
     for i, layer in enumerate(chip.layers):
         core = layer.core
         limit = limits.get(core) if core is not None else None
         row = {"core": core, "layer": layer.name, "synops_limit": limit, "fanout": static[i]["fanout"],
                "decimate": decimate.get(i, 1)}
-        # where this layer's events come from, for the decimator advice (synaptic work scales with events)
         if meas is not None:
             synops = int(meas.synops[i].sum())
             dur = meas.duration_s
@@ -287,37 +301,36 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
                         "synops_per_s_peak": peaks[CHECK_WINDOW_US],
                         "synops_per_s_peak_1ms": peaks[1_000], "synops_per_s_peak_10ms": peaks[10_000],
                         "in_events": meas.in_events[i], "out_spikes": meas.out_spikes[i]})
-            rate = peaks[CHECK_WINDOW_US]
-            in_by = {s: float(meas.out_spikes[s]) / decimate.get(s, 1) for s in srcs[i]}
-            if i in chip.input_targets:
-                in_by["input"] = float(len(meas.times_us))
             acts.append(LayerActivity(layer.name, meas.in_events[i], meas.out_spikes[i], synops, core))
         else:
             rate = static[i]["synops_per_s"]
             row.update({"synops": None, "synops_per_s_mean": rate, "synops_per_s_peak": None,
                         "in_rate": static[i]["in_rate"], "out_rate": static[i]["out_rate"],
-                        "activity": static[i]["activity"]})
-            in_by = {s: static[s]["forwarded_rate"] for s in srcs[i]}
-            if i in chip.input_targets:
-                in_by["input"] = float(input_rate)
+                        "activity": static[i]["activity"], "load": load[i]})
             acts.append(LayerActivity(layer.name, static[i]["in_rate"], static[i]["out_rate"],
                                       static[i]["synops_per_s"], core))
-        if limit is not None and rate > limit:
-            kind = "peak over 10 ms" if meas is not None else "estimated mean"
-            diags.append(Diagnostic(
-                "synops_bandwidth", layer.name,
-                f"core {core} needs {_fmt(rate)} ({kind}), over its limit of {_fmt(limit)}; over the limit the "
-                "chip stalls unpredictably",
-                _decimator_hint(chip, i, rate, limit, target, decimate, in_by),
-                measured=rate, limit=limit, severity="error"))
-        elif limit is not None and meas is not None and row["synops_per_s_peak_1ms"] > limit:
-            diags.append(Diagnostic(
-                "synops_bandwidth", layer.name,
-                f"core {core} peaks at {_fmt(row['synops_per_s_peak_1ms'])} over 1 ms bursts, over its limit of "
-                f"{_fmt(limit)} (the 10 ms peak is under it; short bursts may be absorbed by the chip's queues)",
-                _decimator_hint(chip, i, row["synops_per_s_peak_1ms"], limit, target, decimate, in_by),
-                measured=row["synops_per_s_peak_1ms"], limit=limit, severity="warning"))
+        if fig is not None:
+            st = fig["layers"][i]
+            row.update({"utilisation": st["utilisation"], "max_backlog_synops": st["max_backlog_synops"],
+                        "max_added_delay_us": st["max_added_delay_us"],
+                        "mean_added_delay_us": st["mean_added_delay_us"],
+                        "longest_busy_period_us": st["longest_busy_period_us"],
+                        "max_backlog_events": st["max_backlog_events"]})
         out["cores"].append(row)
+    diags: list[Diagnostic] = []
+    if fig is not None:
+        summ = fig["summary"]
+        out["max_added_latency_us"] = summ["max_added_latency_us"]
+        out["p99_added_latency_us"] = summ["p99_added_latency_us"]
+        out["latency"] = {"max_latency_ms": float(max_latency_ms), "output_events": summ["output_events"],
+                          "drain_us": summ["drain_us"], "drain_deadline_us": summ["drain_deadline_us"],
+                          "input_start_us": start_us, "input_end_us": end_us, "event_time_s": t0_s,
+                          "model": "one FIFO queue per core, t0 + synops / synops_limit per event; "
+                                   "see docs/bandwidth.md", "source": target.event_time_source}
+        out["queue_series"] = lat.jsonable_series(fig.get("series"))
+        d = lat.diagnostic(chip, target, fig, decimate, max_lat_us, evaluate, out["mode"], load)
+        if d is not None:
+            diags.append(d)
     out["layers"] = static
     if meas is not None:
         out["duration_s"] = meas.duration_s
@@ -330,24 +343,40 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
     return out
 
 
+def _trace_columns(trace: np.ndarray) -> dict:
+    """The simulator's trace (``SimResult.trace``) as the columns the queue model takes."""
+    return {name: np.asarray(trace[name]) for name in ("t", "core", "synops", "parent", "outputs")}
+
+
 def format_cores(analysis: dict) -> str:
-    """The per-core SynOps/s table that ``snnc check`` prints under its report."""
+    """The per-core table that ``snnc check`` prints under its report: SynOps/s, and each core as a queue."""
     measured = analysis.get("mode") == "measured"
-    lines = [f"synaptic operations per core ({'simulated on the events' if measured else 'static estimate'}; "
-             "limits are estimates):"]
-    head = f"  {'core':>4}  {'layer':<18} {'mean':>12}"
-    head += f"  {'peak 1 ms':>12}  {'peak 10 ms':>12}" if measured else f"  {'in ev/s':>12}"
-    lines.append(head + f"  {'limit':>12}  use")
+    basis = "simulated on the events" if measured else "static estimate, Poisson input"
+    lines = [f"synaptic operations and queues per core ({basis}; limits and service times are estimates):"]
+    head = f"  {'core':>4}  {'layer':<14} {'mean':>12}"
+    head += f"  {'peak 10 ms':>12}" if measured else f"  {'in ev/s':>12}"
+    lines.append(head + f"  {'limit':>12}  {'busy':>5}  {'max backlog':>13}  {'max delay':>10}")
     for row in analysis.get("cores", []):
         lim = row.get("synops_limit")
         mean = row.get("synops_per_s_mean") or 0.0
-        peak = row.get("synops_per_s_peak") if measured else mean
-        use = f"{100 * (peak or 0) / lim:.0f}%" if lim else "-"
         core = "-" if row.get("core") is None else str(row["core"])
-        line = f"  {core:>4}  {str(row['layer'])[:18]:<18} {_m(mean):>12}"
-        line += (f"  {_m(row.get('synops_per_s_peak_1ms')):>12}  {_m(row.get('synops_per_s_peak')):>12}" if measured
-                 else f"  {row.get('in_rate', 0):>12.4g}")
-        lines.append(line + f"  {_m(lim):>12}  {use}")
+        line = f"  {core:>4}  {str(row['layer'])[:14]:<14} {_m(mean):>12}"
+        line += f"  {_m(row.get('synops_per_s_peak')):>12}" if measured else f"  {row.get('in_rate', 0):>12.4g}"
+        util = row.get("utilisation")
+        busy = "-" if util is None else f"{100 * util:.0f}%"
+        backlog = "-" if row.get("max_backlog_synops") is None else f"{row['max_backlog_synops']:,}"
+        delay = row.get("max_added_delay_us")
+        delay = "-" if delay is None else f"{delay / 1e3:.3g} ms"
+        lines.append(line + f"  {_m(lim):>12}  {busy:>5}  {backlog:>13}  {delay:>10}")
+    lat = analysis.get("latency")
+    if lat:
+        mx, p99 = analysis.get("max_added_latency_us"), analysis.get("p99_added_latency_us")
+        txt = ("no output events" if mx is None else
+               f"output events up to {mx / 1e3:.3g} ms late (p99 {p99 / 1e3:.3g} ms)")
+        drain = lat.get("drain_us")
+        after = "" if drain is None else (f"; queues drained {max(drain - lat['input_end_us'], 0) / 1e3:.3g} ms "
+                                          "after the last input event")
+        lines.append(f"end to end: {txt}{after}; accepted: {lat['max_latency_ms']:g} ms (--max-latency-ms)")
     e = analysis.get("energy")
     if e:
         lines.append(f"energy estimate ({e['per']}): {e['total_joules'] * 1e6:.4g} uJ (Speck model), "

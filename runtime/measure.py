@@ -10,14 +10,14 @@ import copy
 import numpy as np
 
 from ..compiler import bandwidth as _bandwidth
-from ..compiler.bandwidth import Measurement, parse_synops_limits
+from ..compiler.bandwidth import Measurement, parse_synops_limits, with_decimate
 from ..compiler.errors import Diagnostics, SnncError
 from ..compiler.quantize import quantize_chip
 from ..targets.config import build_config
 from .simulator import Simulator
 
 
-def simulate_compiled(result, events):
+def simulate_compiled(result, events, trace: bool = False):
     """Quantize a copy of the compiled model, write its configuration in memory and run the simulator on ``events``.
 
     Returns ``(config, SimResult)``.  The decimators of ``--decimate`` are in the configuration, so the simulator
@@ -31,14 +31,14 @@ def simulate_compiled(result, events):
     q.chip = quantize_chip(copy.deepcopy(result.chip), result.target, result.options, q.diagnostics)
     config = build_config(q)
     sim = Simulator.from_config(config)
-    return config, sim.run(sim.prepare_events(events))
+    return config, sim.run(sim.prepare_events(events), trace=trace)
 
 
 def measure(result, events) -> Measurement:
     """Run ``events`` (path or event array) through the bit-accurate simulator of the compiled model and count every
     core's synaptic operations, input events and spikes."""
     chip = result.chip
-    config, run = simulate_compiled(result, events)
+    config, run = simulate_compiled(result, events, trace=True)
     times = np.asarray(run.event_t, dtype=np.int64)
     duration_s = float(times[-1] - times[0]) * 1e-6 if times.size > 1 else 0.0
     synops, in_events, out_spikes = [], [], []
@@ -48,11 +48,11 @@ def measure(result, events) -> Measurement:
         in_events.append(int(run.input_events_per_core.get(core, 0)))
         out_spikes.append(int(run.spikes_per_core.get(core, 0)))
     return Measurement(duration_s=duration_s, times_us=times, synops=synops, in_events=in_events,
-                       out_spikes=out_spikes, sim=run, config=config)
+                       out_spikes=out_spikes, sim=run, config=config, trace=run.trace, events=events)
 
 
 def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
-            measurement: Measurement | None = None) -> dict:
+            measurement: Measurement | None = None, max_latency_ms: float | None = None) -> dict:
     """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
 
     With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted
@@ -66,8 +66,16 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
         synops_limits = parse_synops_limits(synops_limits)  # bad limits are reported before simulating
     if measurement is None and events is not None and result.fits and result.chip is not None and result.chip.layers:
         measurement = measure(result, events)
+    remeasure = None
+    if measurement is not None and measurement.events is not None:
+        events_ = measurement.events
+
+        def remeasure(dec: dict[int, int]) -> Measurement:  # the decimator advice re-simulates with other ratios
+            return measure(with_decimate(result, result.chip, dec), events_)
+
     return _bandwidth.analyze(result, input_rate=input_rate, synops_limits=synops_limits, activity=activity,
-                              measurement=measurement, events_given=events is not None)
+                              measurement=measurement, events_given=events is not None,
+                              max_latency_ms=max_latency_ms, remeasure=remeasure)
 
 
 __all__ = ["simulate_compiled", "measure", "analyze", "Measurement"]

@@ -52,6 +52,12 @@ class Target:
     # output decimator: 3-bit interval -> pass 1 spike in N (datasheet table; 64 missing there)
     decimator_ratios: tuple[int, ...] = (2, 4, 8, 16, 32, 128, 256, 512)
     synops_limit_source: str = "estimate (secondary source: ~100 M/s core 0, ~30 M/s others); override with --synops-limit"
+    # fixed time a core spends on one input event besides its synaptic operations (queue model, docs/bandwidth.md):
+    # the smallest per-layer latency quoted for Speck, "120 ns" (Yao et al. 2024, second-hand; SPECK.md section 7).
+    # An ESTIMATE; a core's time per synaptic operation is 1 / synops_limit.
+    event_time_s: float = 120e-9
+    event_time_source: str = ("estimate: 120 ns per event (smallest per-layer latency quoted for Speck) + "
+                              "1 / synops_limit per synaptic operation")
     # energy (Speck model), see docs/energy.md.  static_power_w is published (resting power, Yao et al., Nature
     # Communications 15:4464, 2024); the per-operation energies are ASSUMPTIONS (no published figure found).
     energy_per_synop_j: float = 10e-12

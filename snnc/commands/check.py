@@ -20,6 +20,8 @@ def add_parser(sub):
     p.add_argument("--synops-limit", action="append", default=[], metavar="[CORE=]RATE",
                    help="override the per-core SynOps/s limit (an estimate by default); repeatable; needs --events "
                         "or --input-rate")
+    p.add_argument("--max-latency-ms", type=float, metavar="MS", help="the largest delay the cores' queues may add "
+                   "to an output event (default 10; see docs/bandwidth.md); needs --events or --input-rate")
     p.add_argument("--activity", type=float, metavar="SPIKES_PER_EVENT", help="static estimate only: output "
                    "spikes per input event assumed for every layer (default: see docs/bandwidth.md)")
     return p
@@ -32,17 +34,19 @@ def run(args) -> int:
     options = options_from_args(args)
     result = run_pipeline(args.model, options, until="assign")
     extra = {}
-    if (args.synops_limit or args.activity is not None) and not (args.events or args.input_rate is not None):
+    if (args.synops_limit or args.activity is not None or args.max_latency_ms is not None) and not (args.events or args.input_rate is not None):
         from snnc.compiler.errors import SnncError
 
-        raise SnncError("--synops-limit and --activity need --events EVENTS.npy or --input-rate EVENTS_PER_S")
+        raise SnncError("--synops-limit, --activity and --max-latency-ms need --events EVENTS.npy or --input-rate EVENTS_PER_S")
     if args.events or args.input_rate is not None:
         from snnc.compiler.bandwidth import parse_synops_limits
         from snnc.runtime.measure import analyze
 
         extra = analyze(result, events=args.events, input_rate=args.input_rate,
-                        synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity)
+                        synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity,
+                        max_latency_ms=args.max_latency_ms)
         result.diagnostics.extend(extra.pop("diagnostics", []))
+        extra.pop("queue_series", None)  # the report's curves; too long for the terminal
     if args.json:
         out = result.report_json()
         out.update(extra)

@@ -21,6 +21,8 @@ def add_parser(sub):
                    "every layer (default 1.0)")
     p.add_argument("--synops-limit", action="append", default=[], metavar="[CORE=]RATE",
                    help="override the per-core SynOps/s limit (an estimate by default); repeatable")
+    p.add_argument("--max-latency-ms", type=float, metavar="MS", help="the largest delay the cores' queues may add "
+                   "to an output event (default 10; see docs/bandwidth.md)")
     return p
 
 
@@ -61,7 +63,7 @@ def run(args) -> int:
         analysis = None
         if meas is not None or args.input_rate is not None:
             analysis = analyze(result, input_rate=args.input_rate, synops_limits=limits, activity=args.activity,
-                               measurement=meas)
+                               measurement=meas, max_latency_ms=args.max_latency_ms)
         elif args.events:
             analysis = {"cores": [], "energy": None, "diagnostics": [],
                         "note": "not simulated: the model does not fit the chip (see the diagnostics)"}
