@@ -45,6 +45,10 @@ def report_data(result, analysis: dict | None, source: str = "model", measuremen
         "diagnostics": [{"severity": d.severity, "rule": d.rule, "layer": d.layer, "message": d.message,
                          "hint": d.hint} for d in diags],
         "note": (analysis or {}).get("note"),
+        "queue_series": (analysis or {}).get("queue_series"),
+        "latency": (analysis or {}).get("latency"),
+        "max_added_latency_us": (analysis or {}).get("max_added_latency_us"),
+        "p99_added_latency_us": (analysis or {}).get("p99_added_latency_us"),
     }
     if measurement is not None:
         run = measurement.sim
@@ -131,6 +135,31 @@ def plot_synops(cores: list[dict], mode: str | None) -> str | None:
     ax.set_ylabel("synaptic operations / s")
     ax.set_title("Synaptic operations per core against the limits")
     ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_queues(series: dict | None, max_latency_ms: float | None = None) -> str | None:
+    """Each core as a queue over time: the synaptic operations waiting in it, and the largest delay it adds to an
+    event arriving then (docs/bandwidth.md)."""
+    if not series or not series.get("cores"):
+        return None
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4))
+    t = np.asarray(series["t_us"]) * 1e-3
+    for c in series["cores"]:
+        label = f"core {c['core']} ({c['layer']})"
+        a1.plot(t, np.asarray(c["backlog_synops"]), lw=1.2, label=label)
+        a2.plot(t, np.asarray(c["max_delay_us"], dtype=float) * 1e-3, lw=1.2, label=label)
+    a1.set_xlabel("time (ms)")
+    a1.set_ylabel("synaptic operations queued")
+    a1.set_title("Backlog per core")
+    a2.set_xlabel("arrival time (ms)")
+    a2.set_ylabel("delay added (ms)")
+    a2.set_title("Largest delay a core adds to an event")
+    if max_latency_ms:
+        a2.axhline(max_latency_ms, color="crimson", lw=1.2, ls="--", label="accepted end-to-end delay")
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7)
     return _png(fig)
 
 
@@ -264,6 +293,26 @@ def render_html(data: dict) -> str:
                      if mode == "measured" else f"<td>{_num(r.get('in_rate'))}</td>")
             body += f"<td>{_num(r.get('synops_limit'))}</td><td>1/{_e(r.get('decimate', 1))}</td></tr>"
         parts.append(f"<table>{hdr}{body}</table><p class='muted'>Limits: {_e(data['limit_source'])}</p>")
+
+    if data.get("queue_series"):
+        lat = data.get("latency") or {}
+        mx, p99 = data.get("max_added_latency_us"), data.get("p99_added_latency_us")
+        parts.append("<h2>Queues per core: backlog and delay</h2>")
+        parts.append("<p class='muted'>Each core serves the events reaching it one at a time, "
+                     f"{_num((lat.get('event_time_s') or 0) * 1e9)} ns plus 1 / limit per synaptic operation "
+                     "(estimates; docs/bandwidth.md). End to end: output events "
+                     + ("none" if mx is None else f"up to {_num(mx / 1e3)} ms late (p99 {_num(p99 / 1e3)} ms)")
+                     + f"; accepted {_num(lat.get('max_latency_ms'))} ms.</p>")
+        parts.append(_img(plot_queues(data["queue_series"], lat.get("max_latency_ms")), "backlog and delay per core"))
+        body = "".join(
+            f"<tr><td class='l'>{_e(r['layer'])}</td><td>{_e(r['core'])}</td>"
+            f"<td>{_num(100 * r['utilisation'] if r.get('utilisation') is not None else None, ' %')}</td>"
+            f"<td>{_num(r.get('max_backlog_synops'))}</td>"
+            f"<td>{_num(r['max_added_delay_us'] / 1e3 if r.get('max_added_delay_us') is not None else None)}</td>"
+            f"<td>{_num(r['longest_busy_period_us'] / 1e3 if r.get('longest_busy_period_us') is not None else None)}"
+            f"</td></tr>" for r in data.get("cores", []))
+        parts.append("<table><tr><th class='l'>layer</th><th>core</th><th>busy</th><th>max backlog (synops)</th>"
+                     f"<th>max delay (ms)</th><th>longest busy period (ms)</th></tr>{body}</table>")
 
     if "input_times_us" in data:
         parts.append("<h2>Spikes</h2>")

@@ -57,10 +57,10 @@ def figures(trace: dict, chip: ChipModel, limits: dict[int, float], t0_s: float,
         curves = []
         for layer in chip.layers:
             on = np.flatnonzero(run.core == layer.core)
-            delay = np.zeros(SERIES_POINTS)
+            delay = np.full(SERIES_POINTS, np.nan)  # no arrival in a bin: no point
             if on.size:
                 b = np.clip(np.searchsorted(grid, run.arrival[on], side="right") - 1, 0, SERIES_POINTS - 1)
-                np.maximum.at(delay, b, run.delay[on])
+                np.fmax.at(delay, b, run.delay[on])
             curves.append({"layer": layer.name, "core": layer.core, "backlog_synops": run.backlog_at(layer.core, grid),
                            "max_delay_us": delay})
         out["series"] = {"t_us": grid, "cores": curves}
@@ -89,7 +89,9 @@ def static_load(chip: ChipModel, rows: list[dict], limits: dict[int, float], t0_
 
 
 def _fmt_ms(us) -> str:
-    return "-" if us is None else f"{us / 1e3:.3g} ms"
+    if us is None:
+        return "-"
+    return f"{us / 1e3:.3g} ms" if abs(us) < 1e6 else f"{us / 1e6:.3g} s"
 
 
 def verdict(fig: dict, max_latency_us: float, load: list[float] | None = None) -> bool:
@@ -198,7 +200,8 @@ def jsonable_series(series: dict | None) -> dict | None:
     return {"t_us": np.asarray(series["t_us"]).tolist(),
             "cores": [{"layer": c["layer"], "core": c["core"],
                        "backlog_synops": np.asarray(c["backlog_synops"]).tolist(),
-                       "max_delay_us": np.asarray(c["max_delay_us"]).tolist()} for c in series["cores"]]}
+                       "max_delay_us": [None if np.isnan(v) else float(v) for v in c["max_delay_us"]]}
+                      for c in series["cores"]]}
 
 
 __all__ = ["figures", "static_trace", "static_load", "verdict", "advise", "diagnostic", "t_syn"]

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from snnc.compiler.bandwidth import (DEFAULT_ACTIVITY, core_limits, decimation, fanout, fanout_formula,
                                      parse_synops_limits, peak_rate, static_estimate)
+from snnc.compiler.queue_model import DEFAULT_MAX_LATENCY_MS
 from snnc.compiler.chip import OUTPUT, ChipLayer, ChipModel, Destination
 from snnc.compiler.errors import SnncError
 from snnc.runtime.measure import analyze
@@ -118,26 +119,35 @@ def result_for(chip, decimate=None):
 
 
 def test_static_check_flags_core_0_and_the_hinted_decimator_fixes_it():
+    """The static estimate runs the queue model on Poisson input: core 0 (layer b, 1.2 k SynOps per event) offered
+    more than its capacity fails synops_bandwidth (latency over --max-latency-ms); the hinted decimator passes and
+    the next smaller ratio does not."""
     chip = two_layer_chip()
     rate = 1e5
     res = analyze(result_for(chip), input_rate=rate, activity=1.0)
     over = [d for d in res["diagnostics"] if d.severity == "error"]
     assert [d.rule for d in over] == ["synops_bandwidth"]
     d = over[0]
-    assert d.layer == "b" and "core 0" in d.message and d.limit == T.cores[0].synops_limit
-    assert d.measured == pytest.approx(rate * fanout(chip.layers[1]))
+    assert d.layer == "b" and "core 0" in d.message
+    assert d.limit == DEFAULT_MAX_LATENCY_MS * 1e3 and d.measured > d.limit  # microseconds of added latency
+    row = res["cores"][1]
+    assert row["load"] == pytest.approx(rate * (T.event_time_s + fanout(chip.layers[1]) / T.cores[0].synops_limit))
+    assert row["load"] > 1 and row["utilisation"] > 0.95
+    assert res["max_added_latency_us"] == d.measured
     assert "--decimate a=" in d.hint and "output channels" in d.hint
     n = int(d.hint.split("--decimate a=")[1].split("`")[0])
     assert n in T.decimator_ratios
-    # the smallest ratio that works: the next smaller one would not be enough
-    need = d.measured / d.limit
-    assert n >= need and (T.decimator_ratios.index(n) == 0 or T.decimator_ratios[T.decimator_ratios.index(n) - 1] < need)
     fixed = analyze(result_for(chip, {"a": n}), input_rate=rate, activity=1.0)
     assert not [x for x in fixed["diagnostics"] if x.severity == "error"]
+    assert fixed["max_added_latency_us"] <= DEFAULT_MAX_LATENCY_MS * 1e3
+    k = T.decimator_ratios.index(n)
+    if k > 0:  # the smallest ratio that works
+        smaller = analyze(result_for(chip, {"a": T.decimator_ratios[k - 1]}), input_rate=rate, activity=1.0)
+        assert [x for x in smaller["diagnostics"] if x.severity == "error"]
     assert fixed["cores"][1]["decimate"] == 1 and fixed["cores"][0]["decimate"] == n
     # cores rows carry the contract's keys
     assert set(fixed["cores"][0]) >= {"core", "layer", "synops", "synops_per_s_mean", "synops_per_s_peak",
-                                      "synops_limit"}
+                                      "synops_limit", "utilisation", "max_backlog_synops", "max_added_delay_us"}
     assert fixed["energy"]["estimate"] is True and fixed["energy"]["total_joules"] > 0
 
 
@@ -145,7 +155,10 @@ def test_core_fed_by_input_gets_input_advice_and_limit_override():
     chip = two_layer_chip()
     res = analyze(result_for(chip), input_rate=1e7, activity=0.0, synops_limits=["1=1e6"])
     (d,) = [x for x in res["diagnostics"] if x.severity == "error"]
-    assert d.layer == "a" and "core 1" in d.message and d.limit == 1e6
+    assert d.layer == "a" and "core 1" in d.message and d.limit == DEFAULT_MAX_LATENCY_MS * 1e3
+    # the override is core 1's service rate: 1 us per synaptic operation
+    assert res["cores"][0]["synops_limit"] == 1e6
+    assert res["cores"][0]["load"] == pytest.approx(1e7 * (T.event_time_s + fanout(chip.layers[0]) / 1e6))
     assert "input" in d.hint and "--decimate" not in d.hint
 
 
@@ -244,9 +257,11 @@ def test_check_flags_core_0_and_the_hinted_decimator_makes_it_pass(tmp_path, cap
     assert code == 1, err
     rep = json.loads(out)
     (v,) = [v for v in rep["violations"] if v["rule"] == "synops_bandwidth"]
-    assert "core 0" in v["message"] and v["limit"] == T.cores[0].synops_limit and v["measured"] > v["limit"]
+    assert "core 0" in v["message"] and v["limit"] == DEFAULT_MAX_LATENCY_MS * 1e3 and v["measured"] > v["limit"]
+    assert rep["max_added_latency_us"] == v["measured"]
     row0 = [r for r in rep["cores"] if r["core"] == 0][0]
-    assert row0["synops_per_s_peak"] == v["measured"]
+    assert row0["max_added_delay_us"] > 1e3 and row0["max_backlog_synops"] > 0 and 0 < row0["utilisation"] <= 1
+    assert "queue_series" not in rep  # the report's curves stay out of the terminal's JSON
     fix = v["hint"].split("`--decimate ")[1].split("`")[0]
     layer, n = fix.split("=")
     assert int(n) in T.decimator_ratios
@@ -254,11 +269,13 @@ def test_check_flags_core_0_and_the_hinted_decimator_makes_it_pass(tmp_path, cap
     assert code == 0, out + err
     rep = json.loads(out)
     assert not [v for v in rep["violations"] if v["rule"] == "synops_bandwidth"]
-    row0 = [r for r in rep["cores"] if r["core"] == 0][0]
-    assert row0["synops_per_s_peak"] <= row0["synops_limit"]
+    assert rep["max_added_latency_us"] <= DEFAULT_MAX_LATENCY_MS * 1e3
+    # a stricter --max-latency-ms makes the same run fail again
+    code, out, err = _check(capsys, *base, "--decimate", fix, "--max-latency-ms", "0.001")
+    assert code == 1
     # the text report prints the per-core table
     code, out, err = _check(capsys, *base[:-1])
-    assert code == 1 and "synops_bandwidth" in out and "peak 10 ms" in out
+    assert code == 1 and "synops_bandwidth" in out and "max delay" in out and "end to end" in out
 
 
 def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_cnn):

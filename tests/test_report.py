@@ -41,8 +41,9 @@ def test_static_report_has_memory_synops_energy_plots(tmp_path, nir_paper_cnn):
     page = out.read_text()
     assert_self_contained(page)
     pngs = images(page)
-    assert len(pngs) == 3 and all(p.startswith(b"\x89PNG") and len(p) > 2000 for p in pngs)
-    for title in ("Memory per core", "Synaptic operations per core", "Energy (estimate)"):
+    assert len(pngs) == 4 and all(p.startswith(b"\x89PNG") and len(p) > 2000 for p in pngs)
+    for title in ("Memory per core", "Synaptic operations per core", "Queues per core: backlog and delay",
+                  "Energy (estimate)"):
         assert title in page
     assert "static estimate" in page and "estimates, not measurements" in page
     assert "Spike raster" not in page  # no events, no raster
@@ -60,8 +61,9 @@ def test_measured_report_has_raster_and_flags_overload(tmp_path):
     assert code == 1  # written, but core 0 is over its SynOps/s limit
     page = out.read_text()
     assert_self_contained(page)
-    assert len(images(page)) == 4
+    assert len(images(page)) == 5  # memory, SynOps/s, queues, raster, energy
     assert "<h2>Spikes</h2>" in page and "peak 10 ms" in page
+    assert "Queues per core: backlog and delay" in page and 'alt="backlog and delay per core"' in page
     assert "error[synops_bandwidth]" in page and "--decimate 0=" in page
 
 
