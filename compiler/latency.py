@@ -189,7 +189,8 @@ def diagnostic(chip: ChipModel, target, fig: dict, decimate: dict[int, int], max
     measured = summ["max_added_latency_us"]
     if measured is None or ("drain" in summ["reasons"] and measured <= max_latency_us):
         measured = (summ["drain_us"] or 0.0) - summ["drain_deadline_us"] + max_latency_us
-    return Diagnostic("synops_bandwidth", layer.name, message, hint, measured=measured, limit=max_latency_us,
+    return Diagnostic("synops_bandwidth", layer.name, message, hint, measured=round(float(measured), 1),
+                      limit=max_latency_us,
                       severity="error")
 
 
