@@ -133,7 +133,7 @@ def test_static_check_flags_core_0_and_the_hinted_decimator_fixes_it():
     row = res["cores"][1]
     assert row["load"] == pytest.approx(rate * (T.event_time_s + fanout(chip.layers[1]) / T.cores[0].synops_limit))
     assert row["load"] > 1 and row["utilisation"] > 0.95
-    assert res["max_added_latency_us"] == d.measured
+    assert res["max_added_latency_us"] == pytest.approx(d.measured, abs=0.1)
     assert "--decimate a=" in d.hint and "output channels" in d.hint
     n = int(d.hint.split("--decimate a=")[1].split("`")[0])
     assert n in T.decimator_ratios
@@ -258,7 +258,7 @@ def test_check_flags_core_0_and_the_hinted_decimator_makes_it_pass(tmp_path, cap
     rep = json.loads(out)
     (v,) = [v for v in rep["violations"] if v["rule"] == "synops_bandwidth"]
     assert "core 0" in v["message"] and v["limit"] == DEFAULT_MAX_LATENCY_MS * 1e3 and v["measured"] > v["limit"]
-    assert rep["max_added_latency_us"] == v["measured"]
+    assert rep["max_added_latency_us"] == pytest.approx(v["measured"], abs=0.1)
     row0 = [r for r in rep["cores"] if r["core"] == 0][0]
     assert row0["max_added_delay_us"] > 1e3 and row0["max_backlog_synops"] > 0 and 0 < row0["utilisation"] <= 1
     assert "queue_series" not in rep  # the report's curves stay out of the terminal's JSON
