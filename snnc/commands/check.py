@@ -13,10 +13,10 @@ def add_parser(sub):
                     "once. Exit 0: fits; 1: does not fit; 2: bad usage or unreadable input.")
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
-    p.add_argument("--events", metavar="EVENTS.npy", help="input events: simulate them and check each core's "
-                   "synaptic-operation rate against its limit")
+    p.add_argument("--events", metavar="EVENTS.npy", help="input events: simulate them, run each core "
+                   "as a queue and check how late the output events come (docs/bandwidth.md)")
     p.add_argument("--input-rate", type=float, metavar="EVENTS_PER_S", help="estimate synaptic-operation rates "
-                   "from this input event rate (static estimate)")
+                   "and queueing delays from this input event rate (static estimate, Poisson input)")
     p.add_argument("--synops-limit", action="append", default=[], metavar="[CORE=]RATE",
                    help="override the per-core SynOps/s limit (an estimate by default); repeatable; needs --events "
                         "or --input-rate")

@@ -14,7 +14,7 @@ def add_parser(sub):
     add_model_options(p)
     p.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file to write")
     p.add_argument("--events", metavar="EVENTS.npy", help="input events to simulate bit-accurately (counts "
-                   "synaptic operations, peaks over 1 ms and 10 ms windows, spikes)")
+                   "synaptic operations, peaks over 1 ms and 10 ms windows, spikes; each core's backlog and delay)")
     p.add_argument("--input-rate", type=float, metavar="EVENTS_PER_S", help="static estimate from this input "
                    "event rate (used when --events is not given)")
     p.add_argument("--activity", type=float, metavar="A", help="static estimate: output spikes per input event of "
