@@ -104,8 +104,9 @@ def advise(chip: ChipModel, target, decimate: dict[int, int], evaluate, max_late
            first: dict) -> tuple[dict[int, int] | None, dict | None]:
     """Greedy decimator advice: while the figures fail, relieve the core that adds the largest delay by raising
     the output decimator of the layer that sends it the most events (to the next ratio of the target).  Returns
-    ``(decimate, figures)`` that pass, or ``(None, None)`` when the culprit is fed only by the input or the
-    ratios run out.  ``evaluate(decimate) -> figures`` (with a ``load`` entry in static mode)."""
+    ``(decimate, figures)`` that pass, ``(None, None)`` when the culprit is fed only by the input or the
+    ratios run out, ``(None, False)`` when the model cannot be run again.  ``evaluate(decimate) -> figures`` (with a ``load`` entry in static mode; None when the model
+    cannot be run again)."""
     srcs = _sources(chip)
     dec = dict(decimate)
     fig = first
@@ -131,6 +132,8 @@ def advise(chip: ChipModel, target, decimate: dict[int, int], evaluate, max_late
         _, s, n = max(candidates)
         dec[s] = n
         fig = evaluate(dec)
+        if fig is None:  # nothing to re-run the model with
+            return None, False
         if verdict(fig, max_latency_us, fig.get("load")):
             return dec, fig
     return None, None
@@ -184,6 +187,9 @@ def diagnostic(chip: ChipModel, target, fig: dict, decimate: dict[int, int], max
     elif i in chip.input_targets and not _sources(chip)[i]:
         hint = ("lower the input event rate (pool or crop the input in the DVS layer); the output decimator cannot "
                 f"help a core fed by the input; " + general)
+    elif after is False:
+        feeders = ", ".join(f"`--decimate {chip.layers[s].name}=N`" for s in _sources(chip)[i])
+        hint = f"enable the output decimator on a layer feeding core {c} ({feeders}) and check again; " + general
     else:
         hint = "no output decimator ratio on the feeding layers is enough; " + general
     measured = summ["max_added_latency_us"]

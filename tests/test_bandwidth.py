@@ -300,3 +300,18 @@ def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_
         for m, s in zip(measured["cores"], static["cores"]):
             ratio = s["synops_per_s_mean"] / m["synops_per_s_mean"]
             assert 0.2 <= ratio <= 5, (m["layer"], ratio)
+
+
+def test_advice_without_a_way_to_resimulate_names_the_feeding_layer(tmp_path):
+    """A measurement handed in without its events cannot be re-simulated: the hint still names the layer whose
+    decimator would relieve the core, and says to check again."""
+    from snnc.compiler.pipeline import CompileOptions
+    from snnc.runtime.measure import measure
+    from snnc.targets.compile import run_pipeline
+
+    res = run_pipeline(overload_model(tmp_path), CompileOptions(input_shape=(2, 34, 34), cores=[1, 0]),
+                       until="assign")
+    meas = measure(res, overload_events())
+    meas.events = None
+    (d,) = [x for x in analyze(res, measurement=meas)["diagnostics"] if x.severity == "error"]
+    assert "core 0" in d.message and "--decimate 0=N" in d.hint and "check again" in d.hint

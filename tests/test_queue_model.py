@@ -131,7 +131,7 @@ def traces(draw):
     return np.array(t), np.array(core), np.ones(n), np.array(parent), np.array(service)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(traces())
 def test_vectorised_schedule_equals_event_by_event(case):
     run = both(*case)

@@ -43,7 +43,7 @@ def _check(cfg, ev, overflow):
     return tr
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(networks())
 def test_trace_fast_equals_reference(case):
     _check(*case)
