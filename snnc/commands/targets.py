@@ -17,7 +17,8 @@ def run(args) -> int:
     if args.json:
         out = [{"name": t.name, "aliases": list(t.aliases),
                 "cores": [{"core": c.index, "kernel_memory": c.kernel_memory, "neuron_memory": c.neuron_memory,
-                           "bias_memory": c.bias_memory, "synops_limit": c.synops_limit} for c in t.cores]}
+                           "bias_memory": c.bias_memory, "synops_limit": c.synops_limit} for c in t.cores],
+                "event_time_s": t.event_time_s}
                for t in TARGETS.values()]
         print(json.dumps(out, indent=1))
         return 0
@@ -32,4 +33,5 @@ def run(args) -> int:
               f"square, stride {list(t.strides)}, padding <= {t.max_padding}, pooling {list(t.poolings)}, "
               f"{t.destinations_per_core} destinations per core")
         print(f"  * {t.synops_limit_source}")
+        print(f"  * queue model (snnc check --events): {t.event_time_source}")
     return 0
