@@ -1,4 +1,4 @@
-"""Synaptic-operation bandwidth per core: a static estimate, a measurement on events, the limit check and the
+"""Synaptic-operation bandwidth per core: a static estimate, a measurement on events, the queue check and the
 decimator advice.
 
 A Speck core does one synaptic operation (one weight added into one membrane potential) for every output neuron an
@@ -13,9 +13,11 @@ input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the bo
   model is quantized and written to a configuration in memory, the bit-accurate simulator runs the events, and
   every core's exact synaptic operations are counted: total, mean rate over the input's duration and peak rates
   over sliding 1 ms and 10 ms windows of input time.
-* Check (:func:`analyze`): a core whose rate exceeds its limit (``targets/speck.py`` ``Core.synops_limit``,
-  estimates, overridable with ``--synops-limit``) is a ``synops_bandwidth`` violation whose hint names the output
-  decimator ratio on the feeding layer that brings the core under its limit.
+* Check (:func:`analyze`): every core is a queue (``compiler/queue_model.py``) serving each event in
+  ``t0 + synops / limit`` (``targets/speck.py``: ``Target.event_time_s``, ``Core.synops_limit``; estimates,
+  overridable with ``--synops-limit``).  ``synops_bandwidth`` fails when output events come more than
+  ``--max-latency-ms`` late or the queues do not drain in time; the hint names the output decimators that make the
+  model pass (``compiler/latency.py``), checked by re-running the model (``remeasure``).
 """
 from __future__ import annotations
 
@@ -390,5 +392,5 @@ def _m(v) -> str:
     return "-" if v is None else f"{v / 1e6:.4g} M/s"
 
 
-__all__ = ["format_cores", "DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula", "decimation",
-           "static_estimate", "peak_rate", "Measurement", "analyze"]
+__all__ = ["format_cores", "DEFAULT_ACTIVITY", "parse_synops_limits", "core_limits", "fanout", "fanout_formula",
+           "decimation", "static_estimate", "peak_rate", "Measurement", "analyze", "with_decimate"]

@@ -105,8 +105,8 @@ def advise(chip: ChipModel, target, decimate: dict[int, int], evaluate, max_late
     """Greedy decimator advice: while the figures fail, relieve the core that adds the largest delay by raising
     the output decimator of the layer that sends it the most events (to the next ratio of the target).  Returns
     ``(decimate, figures)`` that pass, ``(None, None)`` when the culprit is fed only by the input or the
-    ratios run out, ``(None, False)`` when the model cannot be run again.  ``evaluate(decimate) -> figures`` (with a ``load`` entry in static mode; None when the model
-    cannot be run again)."""
+    ratios run out, ``(None, False)`` when the model cannot be run again.  ``evaluate(decimate) -> figures``
+    (with a ``load`` entry in static mode; None when the model cannot be run again)."""
     srcs = _sources(chip)
     dec = dict(decimate)
     fig = first

@@ -34,10 +34,12 @@ def run(args) -> int:
     options = options_from_args(args)
     result = run_pipeline(args.model, options, until="assign")
     extra = {}
-    if (args.synops_limit or args.activity is not None or args.max_latency_ms is not None) and not (args.events or args.input_rate is not None):
+    bandwidth_options = args.synops_limit or args.activity is not None or args.max_latency_ms is not None
+    if bandwidth_options and not (args.events or args.input_rate is not None):
         from snnc.compiler.errors import SnncError
 
-        raise SnncError("--synops-limit, --activity and --max-latency-ms need --events EVENTS.npy or --input-rate EVENTS_PER_S")
+        raise SnncError("--synops-limit, --activity and --max-latency-ms need --events EVENTS.npy or --input-rate "
+                        "EVENTS_PER_S")
     if args.events or args.input_rate is not None:
         from snnc.compiler.bandwidth import parse_synops_limits
         from snnc.runtime.measure import analyze
