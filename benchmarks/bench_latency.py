@@ -23,8 +23,8 @@ def read_nmnist_bin(path):
 
 
 def main() -> None:
-    from snnc.compiler.bandwidth import analyze
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.runtime.measure import analyze
+    from snnc.targets.compile import CompileOptions, run_pipeline
     from snnc.runtime.events import saccade_events
     from snnc.runtime.training.data import load_mnist
 

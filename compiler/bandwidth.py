@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chip import OUTPUT, ChipLayer, ChipModel, resolve_decimate
+from .chip import ChipLayer, ChipModel, resolve_decimate
 from .errors import Diagnostic, SnncError
 from .geometry import synops_fanout
 
@@ -119,15 +119,6 @@ def decimation(chip: ChipModel, options, target) -> dict[int, int]:
     return resolve_decimate(chip, getattr(options, "decimate", None), target)
 
 
-def _sources(chip: ChipModel) -> dict[int, list[int]]:
-    src: dict[int, list[int]] = {i: [] for i in range(len(chip.layers))}
-    for i, layer in enumerate(chip.layers):
-        for d in layer.destinations:
-            if d.layer != OUTPUT:
-                src[int(d.layer)].append(i)
-    return src
-
-
 def _activity_for(activity, layer: ChipLayer, i: int) -> float:
     if activity is None:
         return DEFAULT_ACTIVITY
@@ -153,7 +144,7 @@ def static_estimate(chip: ChipModel, input_rate: float, activity=None, decimate:
     if input_rate is None or not math.isfinite(float(input_rate)) or float(input_rate) < 0:
         raise SnncError(f"--input-rate {input_rate}: give a non-negative number of input events per second")
     decimate = decimate or {}
-    srcs = _sources(chip)
+    srcs = chip.sources()
     rows: list[dict] = []
     fwd: dict[int, float] = {}
     for i, layer in enumerate(chip.layers):

@@ -119,6 +119,15 @@ class ChipModel:
     def exits(self) -> list[int]:
         return [i for i, layer in enumerate(self.layers) if any(d.layer == OUTPUT for d in layer.destinations)]
 
+    def sources(self) -> dict[int, list[int]]:
+        """For each chip layer (index), the chip layers that send it events, in layer order."""
+        src: dict[int, list[int]] = {i: [] for i in range(len(self.layers))}
+        for i, layer in enumerate(self.layers):
+            for d in layer.destinations:
+                if d.layer != OUTPUT:
+                    src[int(d.layer)].append(i)
+        return src
+
 
 def resolve_decimate(chip: ChipModel, decimate: dict | None, target) -> dict[int, int]:
     """The one ``--decimate`` resolver: ``{LAYER: N}`` -> ``{chip layer index: N}``.

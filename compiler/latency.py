@@ -26,15 +26,6 @@ def t_syn(limits: dict[int, float]) -> dict[int, float]:
     return {int(c): 1.0 / float(v) for c, v in limits.items()}
 
 
-def _sources(chip: ChipModel) -> dict[int, list[int]]:
-    src: dict[int, list[int]] = {i: [] for i in range(len(chip.layers))}
-    for i, layer in enumerate(chip.layers):
-        for d in layer.destinations:
-            if d.target != OUTPUT:
-                src[int(d.target)].append(i)
-    return src
-
-
 def figures(trace: dict, chip: ChipModel, limits: dict[int, float], t0_s: float, max_latency_us: float,
             input_start_us: float, input_end_us: float, series: bool = False) -> dict:
     """Run the queue model on a trace (columns ``t, core, synops, parent, outputs``) and gather what the check and
@@ -75,7 +66,7 @@ def static_trace(chip: ChipModel, rows: list[dict], input_rate: float, seed: int
     duration = 1e6 if rate <= STATIC_MAX_EVENTS else STATIC_MAX_EVENTS / rate * 1e6
     layers = []
     for i, (layer, row) in enumerate(zip(chip.layers, rows)):
-        dests = ["output" if d.target == OUTPUT else int(d.target) for d in layer.destinations]
+        dests = ["output" if d.layer == OUTPUT else int(d.layer) for d in layer.destinations]
         layers.append({"core": layer.core, "fanout": row["fanout"], "activity": row["activity"],
                        "decimate": row["decimate"], "input": i in chip.input_targets, "destinations": dests})
     return poisson_trace(rate, duration, layers, seed=seed), duration
@@ -107,7 +98,7 @@ def advise(chip: ChipModel, target, decimate: dict[int, int], evaluate, max_late
     ``(decimate, figures)`` that pass, ``(None, None)`` when the culprit is fed only by the input or the
     ratios run out, ``(None, False)`` when the model cannot be run again.  ``evaluate(decimate) -> figures``
     (with a ``load`` entry in static mode; None when the model cannot be run again)."""
-    srcs = _sources(chip)
+    srcs = chip.sources()
     dec = dict(decimate)
     fig = first
     ratios = list(target.decimator_ratios)
@@ -184,11 +175,11 @@ def diagnostic(chip: ChipModel, target, fig: dict, decimate: dict[int, int], max
                 f"{_fmt_ms(lat) if lat is not None else 'no'} late (from {_fmt_ms(summ['max_added_latency_us'])}) "
                 f"and core {c} at most {_fmt_ms(after['layers'][i]['max_added_delay_us'])} of delay (check "
                 f"accuracy with `snnc simulate`: the decimator passes 1 spike in N); " + general)
-    elif i in chip.input_targets and not _sources(chip)[i]:
+    elif i in chip.input_targets and not chip.sources()[i]:
         hint = ("lower the input event rate (pool or crop the input in the DVS layer); the output decimator cannot "
                 f"help a core fed by the input; " + general)
     elif after is False:
-        feeders = ", ".join(f"`--decimate {chip.layers[s].name}=N`" for s in _sources(chip)[i])
+        feeders = ", ".join(f"`--decimate {chip.layers[s].name}=N`" for s in chip.sources()[i])
         hint = f"enable the output decimator on a layer feeding core {c} ({feeders}) and check again; " + general
     else:
         hint = "no output decimator ratio on the feeding layers is enough; " + general
