@@ -36,7 +36,7 @@ def simulate_compiled(result, events, trace: bool = False):
 
 def measure(result, events) -> Measurement:
     """Run ``events`` (path or event array) through the bit-accurate simulator of the compiled model and count every
-    core's synaptic operations, input events and spikes."""
+    core's synaptic operations, input events and spikes; keep the simulator's delivery trace for the queue model."""
     chip = result.chip
     config, run = simulate_compiled(result, events, trace=True)
     times = np.asarray(run.event_t, dtype=np.int64)
@@ -53,12 +53,15 @@ def measure(result, events) -> Measurement:
 
 def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
             measurement: Measurement | None = None, max_latency_ms: float | None = None) -> dict:
-    """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
+    """Synaptic-operation bandwidth, queueing delay and energy of a compiled model (``snnc check
+    --events/--input-rate``).
 
-    With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted
-    (``measurement`` passes a :func:`measure` already done on them); otherwise ``input_rate`` (events/s) is
-    propagated statically with ``activity``.  The returned dict is described in
-    :func:`snnc.compiler.bandwidth.analyze`; a model that does not fit is not simulated (a note says so).
+    With ``events`` (path or event array) the model is simulated bit-accurately, with its delivery trace, and the
+    figures are counted (``measurement`` passes a :func:`measure` already done on them); otherwise ``input_rate``
+    (events/s) is propagated statically with ``activity``.  ``max_latency_ms``: the delay the check accepts
+    (docs/bandwidth.md).  The decimator advice re-simulates the events with the ratios it tries.  The returned dict
+    is described in :func:`snnc.compiler.bandwidth.analyze`; a model that does not fit is not simulated (a note says
+    so).
     """
     if events is None and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
