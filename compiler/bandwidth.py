@@ -198,10 +198,15 @@ class Measurement:
 # check and advice
 # ---------------------------------------------------------------------------------------------------------------
 def with_decimate(result, chip: ChipModel, decimate: dict[int, int]):
-    """A shallow copy of a compile result whose options ask for the output decimators ``{layer index: N}``."""
+    """A shallow copy of a compile result that asks for the output decimators ``{layer index: N}``: in its options
+    (``--decimate``) and where the pipeline keeps them resolved (``chip.meta["decimators"]``, which the config
+    writer reads)."""
     q = copy.copy(result)
     q.options = copy.copy(result.options)
     q.options.decimate = {chip.layers[k].name: v for k, v in decimate.items()}
+    q.chip = copy.copy(result.chip)
+    q.chip.meta = dict(result.chip.meta)
+    q.chip.meta["decimators"] = {int(k): int(v) for k, v in decimate.items()}
     return q
 
 

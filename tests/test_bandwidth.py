@@ -315,3 +315,21 @@ def test_advice_without_a_way_to_resimulate_names_the_feeding_layer(tmp_path):
     meas.events = None
     (d,) = [x for x in analyze(res, measurement=meas)["diagnostics"] if x.severity == "error"]
     assert "core 0" in d.message and "--decimate 0=N" in d.hint and "check again" in d.hint
+
+
+def test_with_decimate_reaches_the_simulated_config(tmp_path):
+    """The advice re-simulates with other decimators: they must reach the configuration (the config writer reads
+    the pipeline's resolved decimators), and the caller's result must stay as it was."""
+    from snnc.compiler.bandwidth import with_decimate
+    from snnc.compiler.pipeline import CompileOptions
+    from snnc.runtime.measure import simulate_compiled
+    from snnc.targets.compile import run_pipeline
+
+    res = run_pipeline(overload_model(tmp_path), CompileOptions(input_shape=(2, 34, 34), cores=[1, 0]),
+                       until="assign")
+    before = dict(res.chip.meta.get("decimators") or {})
+    config, _ = simulate_compiled(with_decimate(res, res.chip, {0: 4}), overload_events(n=5))
+    layer_a = config["cnn_layers"][1]  # chip layer 0 sits on core 1
+    assert layer_a["output_decimator_enable"] and layer_a["output_decimator_interval"] == T.decimator_ratios.index(4)
+    assert not config["cnn_layers"][0]["output_decimator_enable"]
+    assert dict(res.chip.meta.get("decimators") or {}) == before and not res.options.decimate
