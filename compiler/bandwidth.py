@@ -238,7 +238,7 @@ def _fmt(r: float) -> str:
 
 
 def analyze(result, input_rate=None, synops_limits=None, activity=None, measurement: Measurement | None = None,
-            events_given: bool = False) -> dict:
+            events_given: bool = False, qualia=None) -> dict:
     """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
 
     With a ``measurement`` (``snnc.runtime.measure.measure``: the model simulated bit-accurately on events) the
@@ -248,7 +248,7 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
     ``{"mode", "cores": [...], "layers": [...], "energy": {...}, "limit_source", "diagnostics": [Diagnostic]}``;
     ``cores`` has one row per chip layer: core, layer, synops, synops_per_s_mean, synops_per_s_peak (10 ms window;
     None when static), synops_per_s_peak_1ms, synops_limit.  A model that does not fit is not simulated (a note
-    says so).
+    says so).  ``qualia`` (``energy_qualia.QualiaEnergySettings``) adds Qualia-SNN's estimate to ``energy``.
     """
     from .energy import LayerActivity, estimate
 
@@ -322,9 +322,9 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
     if meas is not None:
         out["duration_s"] = meas.duration_s
         out["input_events"] = int(len(meas.times_us))
-        out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True)
+        out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True, qualia=qualia)
     else:
-        out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False)
+        out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False, qualia=qualia)
         out["energy"]["per"] = "second of input at the given rate"
     out["diagnostics"] = diags
     return out
@@ -352,6 +352,10 @@ def format_cores(analysis: dict) -> str:
     if e:
         lines.append(f"energy estimate ({e['per']}): {e['total_joules'] * 1e6:.4g} uJ (Speck model), "
                      f"{e['lemaire2022']['total_joules'] * 1e6:.4g} uJ (Lemaire et al. 2022 model, 45 nm)")
+        if e.get("qualia"):
+            from .energy_qualia import format_qualia
+
+            lines.append(format_qualia(e["qualia"]))
     if analysis.get("note"):
         lines.append(f"note: {analysis['note']}")
     return "\n".join(lines)

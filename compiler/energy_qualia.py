@@ -236,6 +236,23 @@ def estimate(chip, activity, s: QualiaEnergySettings) -> dict:
     }
 
 
+def format_qualia(section: dict) -> str:
+    """The per-layer table of the ``qualia`` section, in nJ as Qualia-SNN prints it."""
+    p = section["params"]
+    op = p["op_estimation_type"]
+    lines = [f"energy estimate, Qualia-SNN EnergyEstimationMetric (T = {p['timesteps']}, mem_width {p['mem_width']}, "
+             f"fifo_size {p['fifo_size']}, op {'default' if op is None else op['add'] + '/' + op['mul']}, "
+             f"sram {p['sram_estimation_type']}; nJ per {section.get('per', 'inference')}):",
+             f"  {'layer':<18} {'theta_in':>10} {'theta_out':>10} " + " ".join(f"{t:>11}" for t in TERMS)
+             + f" {'total':>11}"]
+    for r in [*section["per_layer"], {"layer": "total", **section["total"]}]:
+        counts = (f"{r['input_count']:>10.6g} {r['output_count']:>10.6g}" if "input_count" in r
+                  else f"{'':>10} {'':>10}")
+        lines.append(f"  {str(r['layer'])[:18]:<18} {counts} "
+                     + " ".join(f"{r[t] * 1e9:>11.5g}" for t in TERMS) + f" {r['total'] * 1e9:>11.5g}")
+    return "\n".join(lines)
+
+
 def settings_from_postprocessing(entry: dict, timesteps: int, where: str = "[[postprocessing]]"
                                  ) -> QualiaEnergySettings:
     """``QualiaEnergySettings`` from a Qualia TOML ``[[postprocessing]]`` entry of kind ``EnergyEstimationMetric``."""
@@ -266,4 +283,4 @@ def settings_from_postprocessing(entry: dict, timesteps: int, where: str = "[[po
 
 
 __all__ = ["QualiaEnergySettings", "OP_METHODS", "SRAM_METHODS", "TERMS", "op_energy_pj", "sram_access_pj",
-           "conv_terms", "dense_terms", "layer_terms", "estimate", "settings_from_postprocessing", "is_dense"]
+           "conv_terms", "dense_terms", "layer_terms", "estimate", "format_qualia", "settings_from_postprocessing", "is_dense"]

@@ -52,13 +52,14 @@ def measure(result, events) -> Measurement:
 
 
 def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
-            measurement: Measurement | None = None) -> dict:
+            measurement: Measurement | None = None, qualia=None) -> dict:
     """Synaptic-operation bandwidth and energy of a compiled model (``snnc check --events/--input-rate``).
 
     With ``events`` (path or event array) the model is simulated bit-accurately and the figures are counted
     (``measurement`` passes a :func:`measure` already done on them); otherwise ``input_rate`` (events/s) is
     propagated statically with ``activity``.  The returned dict is described in
     :func:`snnc.compiler.bandwidth.analyze`; a model that does not fit is not simulated (a note says so).
+    ``qualia`` (``energy_qualia.QualiaEnergySettings``) adds Qualia-SNN's estimate to ``energy``.
     """
     if events is None and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
@@ -67,7 +68,7 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
     if measurement is None and events is not None and result.fits and result.chip is not None and result.chip.layers:
         measurement = measure(result, events)
     return _bandwidth.analyze(result, input_rate=input_rate, synops_limits=synops_limits, activity=activity,
-                              measurement=measurement, events_given=events is not None)
+                              measurement=measurement, events_given=events is not None, qualia=qualia)
 
 
 __all__ = ["simulate_compiled", "measure", "analyze", "Measurement"]

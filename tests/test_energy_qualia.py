@@ -101,3 +101,74 @@ def test_postprocessing_entry_and_bad_settings():
         QualiaEnergySettings(timesteps=1, mem_width=48, op_add="saturation", op_mul="saturation")
     with pytest.raises(SnncError, match="sram_estimation_type"):
         QualiaEnergySettings(timesteps=1, sram="newest")
+
+
+def _cli(capsys, *argv):
+    from snnc.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_check_json_energy_section_with_qualia_settings(tmp_path, capsys):
+    """`snnc check --events ... --timesteps T` adds energy.qualia: per chip layer, the simulator's event and spike
+    counts and Qualia's terms for them; the options reach the figures."""
+    from test_bandwidth import overload_events, overload_model
+
+    from snnc.compiler.energy_qualia import layer_terms
+    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.runtime.events import save_events
+
+    model = overload_model(tmp_path)
+    events = tmp_path / "ev.npy"
+    save_events(events, overload_events(n=80))
+    base = ["check", str(model), "--input-shape", "2,34,34", "--events", str(events), "--json"]
+    code, out, err = _cli(capsys, *base, "--timesteps", "4", "--mem-width", "8", "--op-estimation", "linear",
+                          "--sram-estimation", "new", "--fifo-size", "32")
+    assert code in (0, 1), err
+    rep = json.loads(out)
+    q = rep["energy"]["qualia"]
+    assert q["params"]["op_estimation_type"] == {"add": "linear", "mul": "linear"}
+    assert (q["params"]["timesteps"], q["params"]["mem_width"], q["params"]["fifo_size"]) == (4, 8, 32)
+    assert q["params"]["sram_estimation_type"] == "new"
+    chip = run_pipeline(model, CompileOptions(input_shape=(2, 34, 34)), until="assign").chip
+    s = QualiaEnergySettings(timesteps=4, mem_width=8, fifo_size=32, op_add="linear", op_mul="linear", sram="new")
+    cores = {r["core"]: r for r in rep["cores"]}
+    for row, layer in zip(q["per_layer"], chip.layers):
+        assert row["input_count"] == cores[row["core"]]["in_events"] > 0
+        assert row["output_count"] == cores[row["core"]]["out_spikes"]
+        want = layer_terms(layer, row["input_count"], row["output_count"], s)["terms"]
+        for t in TERMS:
+            assert row[t] == pytest.approx(want[t] * 1e-12)
+    assert q["total_joules"] == pytest.approx(sum(r["total"] for r in q["per_layer"]))
+    # another SRAM model changes the memory terms, not the operations
+    code, out2, _ = _cli(capsys, *base, "--timesteps", "4", "--mem-width", "8", "--op-estimation", "linear",
+                         "--fifo-size", "32")
+    q2 = json.loads(out2)["energy"]["qualia"]
+    assert q2["per_layer"][0]["ops"] == pytest.approx(q["per_layer"][0]["ops"])
+    assert q2["per_layer"][0]["mem_pot"] > 2 * q["per_layer"][0]["mem_pot"]
+    # the text report prints the table
+    code, text, _ = _cli(capsys, *base[:-1], "--timesteps", "4")
+    assert "Qualia-SNN EnergyEstimationMetric (T = 4, mem_width 16" in text and "mem_weights" in text
+
+
+def test_energy_options_from_a_qualia_toml_and_bad_options(tmp_path, capsys):
+    from snnc.commands._energy import qualia_settings_from_args
+
+    class A:
+        qualia_config = str(Path(__file__).resolve().parent.parent / "examples" / "qualia_scnn.toml")
+        timesteps = None
+        mem_width = None
+        fifo_size = None
+        op_estimation = "quadratic,saturation"
+        sram_estimation = None
+
+    s = qualia_settings_from_args(A())
+    assert (s.timesteps, s.mem_width, s.fifo_size, s.op_add, s.op_mul, s.sram) == (4, 8, 64, "quadratic",
+                                                                                   "saturation", "old")
+    code, _, err = _cli(capsys, "check", "x.pt", "--mem-width", "8")
+    assert code == 2 and "give --timesteps" in err
+    code, _, err = _cli(capsys, "check", "x.pt", "--timesteps", "4", "--op-estimation", "cubic", "--input-rate",
+                        "1000")
+    assert code == 2 and "op_estimation_type.add = 'cubic'" in err

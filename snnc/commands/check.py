@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ._common import add_model_options, options_from_args
+from ._energy import add_energy_options, qualia_settings_from_args
 
 
 def add_parser(sub):
@@ -22,6 +23,7 @@ def add_parser(sub):
                         "or --input-rate")
     p.add_argument("--activity", type=float, metavar="SPIKES_PER_EVENT", help="static estimate only: output "
                    "spikes per input event assumed for every layer (default: see docs/bandwidth.md)")
+    add_energy_options(p)
     return p
 
 
@@ -30,6 +32,12 @@ def run(args) -> int:
     from snnc.compiler.report import format_report
 
     options = options_from_args(args)
+    qualia = qualia_settings_from_args(args)
+    if qualia is not None and not (args.events or args.input_rate is not None):
+        from snnc.compiler.errors import SnncError
+
+        raise SnncError("the energy estimate needs activity: give --events EVENTS.npy (simulated) or --input-rate "
+                        "EVENTS_PER_S (static estimate)")
     result = run_pipeline(args.model, options, until="assign")
     extra = {}
     if (args.synops_limit or args.activity is not None) and not (args.events or args.input_rate is not None):
@@ -41,7 +49,8 @@ def run(args) -> int:
         from snnc.runtime.measure import analyze
 
         extra = analyze(result, events=args.events, input_rate=args.input_rate,
-                        synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity)
+                        synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity,
+                        qualia=qualia)
         result.diagnostics.extend(extra.pop("diagnostics", []))
     if args.json:
         out = result.report_json()
