@@ -256,7 +256,9 @@ def test_translated_config_trains(tmp_path):
     the README)."""
     from snnc.runtime.training.train import save_model, train_model
 
-    cfg = load_train_config(write(tmp_path, SMALL))
+    energy = ('[[postprocessing]]\nkind = "EnergyEstimationMetric"\nparams.mem_width = 16\nparams.fifo_size = 8\n'
+              'params.sram_estimation_type = "new"\n')
+    cfg = load_train_config(write(tmp_path, SMALL + energy))
     cfg.dataset["train"], cfg.dataset["eval"] = [0, 63], [64, 95]
     cfg.train["epochs"], cfg.train["batch_size"] = 1, 32
     cfg.output["metrics"] = tmp_path / "m.csv"
@@ -267,3 +269,15 @@ def test_translated_config_trains(tmp_path):
 
     conf = compile_model(path, CompileOptions())
     assert conf
+    # snnc evaluate with the TOML's EnergyEstimationMetric: Qualia's estimate from the simulated chip's counts
+    from snnc.runtime.training.data import Dataset
+    from snnc.runtime.training.evaluate import evaluate
+
+    res = evaluate(path, cfg, limit=3)
+    q = res["energy"]["qualia"]
+    assert q["params"]["timesteps"] == 3 and q["params"]["sram_estimation_type"] == "new"
+    assert [r["kind"] for r in q["per_layer"]] == ["conv", "linear"]
+    ds = Dataset(cfg, "eval")
+    mean_in = sum(len(ds.events(i)) for i in range(3)) / 3  # what the first core receives: the input events
+    assert q["per_layer"][0]["input_count"] == pytest.approx(mean_in)
+    assert q["per_layer"][0]["mem_weights"] > 0 and q["total_joules"] == pytest.approx(q["total"]["total"])
