@@ -416,7 +416,7 @@ def _resnet(tr: _Tr, params: dict, key, filters, kernels, lists, model) -> list 
         tr.refuse("qualia_resnet", key("num_blocks"), f"num_blocks = {nb}: snnc's ResNet has one residual block "
                   "after its first conv", "use num_blocks = [1] with filters = [F, F]")
     for i in range(1, n):
-        if filters[i] != filters[i - 1] and params.get("force_projection_with_stride", True) is not None:
+        if filters[i] != filters[i - 1]:
             ok = False
             tr.refuse("qualia_resnet", f"{key('filters')}[{i}]", f"{filters[i - 1]} -> {filters[i]} channels needs "
                       "a projection shortcut (a 1x1 conv); snnc's residual blocks keep the channel count",
@@ -429,6 +429,9 @@ def _resnet(tr: _Tr, params: dict, key, filters, kernels, lists, model) -> list 
             ok = False
             tr.refuse("qualia_resnet", f"{key('kernel_sizes')}[{i}]", "snnc's residual blocks are 3x3 convs with "
                       "padding 1", "use kernel_sizes[i] = 3 and paddings[i] = 1 in the blocks")
+    if "force_projection_with_stride" in params:
+        tr.note(f"{key('force_projection_with_stride')}: no effect (snnc's blocks have no projection shortcut and "
+                "no stride)")
     postpool = params.get("postpool", "max")
     if postpool == "max":
         tr.refuse("pooling", key("postpool"), "postpool = 'max': global max pooling has no Speck equivalent",
