@@ -355,7 +355,7 @@ def format_cores(analysis: dict) -> str:
         if e.get("qualia"):
             from .energy_qualia import format_qualia
 
-            lines.append(format_qualia(e["qualia"]))
+            lines.append(format_qualia(e["qualia"], per=e["per"]))
     if analysis.get("note"):
         lines.append(f"note: {analysis['note']}")
     return "\n".join(lines)

@@ -236,13 +236,14 @@ def estimate(chip, activity, s: QualiaEnergySettings) -> dict:
     }
 
 
-def format_qualia(section: dict) -> str:
-    """The per-layer table of the ``qualia`` section, in nJ as Qualia-SNN prints it."""
+def format_qualia(section: dict, per: str | None = None) -> str:
+    """The per-layer table of the ``qualia`` section, in nJ as Qualia-SNN prints it (``per``: what one figure
+    covers, e.g. "inference of 0.004 s of input")."""
     p = section["params"]
     op = p["op_estimation_type"]
     lines = [f"energy estimate, Qualia-SNN EnergyEstimationMetric (T = {p['timesteps']}, mem_width {p['mem_width']}, "
              f"fifo_size {p['fifo_size']}, op {'default' if op is None else op['add'] + '/' + op['mul']}, "
-             f"sram {p['sram_estimation_type']}; nJ per {section.get('per', 'inference')}):",
+             f"sram {p['sram_estimation_type']}; nJ per {per or section.get('per', 'inference')}):",
              f"  {'layer':<18} {'theta_in':>10} {'theta_out':>10} " + " ".join(f"{t:>11}" for t in TERMS)
              + f" {'total':>11}"]
     for r in [*section["per_layer"], {"layer": "total", **section["total"]}]:
