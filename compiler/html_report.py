@@ -298,7 +298,7 @@ def render_html(data: dict) -> str:
             parts.append(
                 f"<h3>Qualia-SNN EnergyEstimationMetric (nJ)</h3><p class='muted'>T = {_e(pr['timesteps'])}, "
                 f"mem_width {_e(pr['mem_width'])}, fifo_size {_e(pr['fifo_size'])}, op_estimation_type "
-                f"{_e('default' if op is None else op)}, sram_estimation_type {_e(pr['sram_estimation_type'])}; "
+                f"{_e('default' if op is None else op['add'] + ' / ' + op['mul'])}, sram_estimation_type {_e(pr['sram_estimation_type'])}; "
                 f"{_e(q['reference'])}</p><table>{hdr}{body}</table>")
 
     parts.append("<h2>Diagnostics</h2>")
