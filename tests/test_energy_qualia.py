@@ -117,7 +117,7 @@ def test_check_json_energy_section_with_qualia_settings(tmp_path, capsys):
     from test_bandwidth import overload_events, overload_model
 
     from snnc.compiler.energy_qualia import layer_terms
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.targets.compile import CompileOptions, run_pipeline
     from snnc.runtime.events import save_events
 
     model = overload_model(tmp_path)

@@ -265,7 +265,7 @@ def test_translated_config_trains(tmp_path):
     net, rows = train_model(cfg, progress=False)
     assert rows[0]["quantized"] == 1  # QuantizedSCNN: integer from the first epoch
     path = save_model(tmp_path / "m.pt", cfg, net)
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     conf = compile_model(path, CompileOptions())
     assert conf

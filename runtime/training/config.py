@@ -6,6 +6,7 @@ is accepted.  Paths are relative to the TOML file.  docs/training.md shows a ful
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,10 +271,13 @@ def load_train_config(path: str | Path) -> TrainConfig:
     :mod:`.qualia_config` (and refused there, with ``snnc check``'s report, when it cannot run on the chip)."""
     p = Path(path)
     data = read_toml(p)
-    from .qualia_config import is_qualia, load_qualia_config
+    from .qualia_config import is_qualia, refuse_unless_trainable, translate
 
     if is_qualia(data):
-        cfg = load_qualia_config(data, base_dir=p.resolve().parent, source=p.resolve())
+        tr = translate(data)
+        cfg = train_config_from_dict(copy.deepcopy(tr.sections), base_dir=p.resolve().parent, source=p.resolve())
+        cfg.notes, cfg.qualia = list(tr.notes), tr
+        refuse_unless_trainable(tr, cfg, p.resolve())
     else:
         cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
     if not Path(cfg.dataset["path"]).exists():

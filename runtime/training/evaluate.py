@@ -128,7 +128,7 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
                                     f"says encoding.timesteps = {cfg.encoding['timesteps']}")
             config = compile_model_file(p, target)
             if energy is not None:
-                from snnc.compiler.pipeline import CompileOptions, run_pipeline
+                from snnc.targets.compile import CompileOptions, run_pipeline
 
                 chip_model = run_pipeline(p, CompileOptions(target=target), until="assign").chip
     ds = Dataset(cfg, "eval")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snnc.compiler.errors import Diagnostic, SnncError
+from snnc.targets.speck import SPECK_NEURON as CHIP  # Speck's strides and poolings (one place per fact)
 
 SECTIONS = ("bench", "learningframework", "dataset", "model_template", "model", "preprocessing", "postprocessing")
 FRAMEWORKS = ("SpikingJelly", "SpikingJellyMultiStep", "SpikingJellyTimeStepsInData",
@@ -335,11 +336,12 @@ def translate(data: dict) -> QualiaTranslation:
         for i, p in enumerate(lists["pool_sizes"]):
             if p in (0, 1):
                 pools.append(1)
-            elif p in (2, 4):
+            elif p in CHIP.poolings:
                 pools.append(p)
             else:
                 pools.append(1)
-                tr.refuse("pooling", f"{key('pool_sizes')}[{i}]", f"pooling {p}: Speck pools by 1, 2 or 4",
+                tr.refuse("pooling", f"{key('pool_sizes')}[{i}]", f"pooling {p}: Speck pools by "
+                          f"{', '.join(map(str, CHIP.poolings))}",
                           "use 2 or 4")
         if any(p > 1 for p in pools):
             tr.note(f"{key('pool_sizes')}: Qualia's SCNN max-pools; Speck sum-pools spikes (2x2 or 4x4), so snnc "
@@ -356,8 +358,9 @@ def translate(data: dict) -> QualiaTranslation:
         layer_keys.append(f"{key('fc_units')}[{i}]")
     layer_keys.append("the output layer (10 classes)")
     for i, s in enumerate(model.get("strides", [])):
-        if s not in (1, 2, 4, 8):
-            tr.refuse("stride", f"{key('strides')}[{i}]", f"stride {s}: Speck's strides are 1, 2, 4 and 8")
+        if s not in CHIP.strides:
+            tr.refuse("stride", f"{key('strides')}[{i}]", f"stride {s}: Speck's strides are "
+                      f"{', '.join(map(str, CHIP.strides))}")
 
     # training
     optimizer = merged.get("optimizer", {})
@@ -449,22 +452,12 @@ def _resnet(tr: _Tr, params: dict, key, filters, kernels, lists, model) -> list 
     chain = [(f"{key('filters')}[0]", filters[0], kernels[0], lists["strides"][0], lists["paddings"][0], 1)]
     for g in range(1, n):
         for b in range(nb[g - 1]):
-            pool = lists["strides"][g] if b == 0 and lists["strides"][g] in (2, 4) else 1
+            pool = lists["strides"][g] if b == 0 and lists["strides"][g] in CHIP.poolings else 1
             chain.append((f"{key('filters')}[{g}] block {b + 1} conv1", filters[g], kernels[g], 1,
                           lists["paddings"][g], 1))
             chain.append((f"{key('filters')}[{g}] block {b + 1} conv2", filters[g], kernels[g], 1,
                           lists["paddings"][g], pool))
     return chain
-
-
-def to_train_config(tr: QualiaTranslation, base_dir: Path, source: Path | None):
-    """The :class:`~.config.TrainConfig` of a translation (paths resolved against ``base_dir``)."""
-    from .config import train_config_from_dict
-
-    cfg = train_config_from_dict(copy.deepcopy(tr.sections), base_dir=base_dir, source=source)
-    cfg.notes = list(tr.notes)
-    cfg.qualia = tr
-    return cfg
 
 
 def chip_report(tr: QualiaTranslation, cfg, source: str) -> tuple[str, bool]:
@@ -475,8 +468,9 @@ def chip_report(tr: QualiaTranslation, cfg, source: str) -> tuple[str, bool]:
     import torch.nn as nn
 
     from snnc.compiler.errors import Diagnostics
-    from snnc.compiler.pipeline import CompileOptions, run_pipeline
+    from snnc.compiler.pipeline import CompileOptions
     from snnc.compiler.report import format_report
+    from snnc.targets.compile import run_pipeline
 
     from .models import build_model, export_sinabs
 
@@ -583,11 +577,9 @@ def _sumpool(k: int):
     return sl.SumPool2d(k)
 
 
-def load_qualia_config(data: dict, base_dir: Path, source: Path | None):
-    """Translate, check against the chip, and return the TrainConfig; raises SnncError with the full report when
-    the configuration cannot be trained for Speck (exit 1 when only chip rules are broken, else 2)."""
-    tr = translate(data)
-    cfg = to_train_config(tr, base_dir, source)
+def refuse_unless_trainable(tr: QualiaTranslation, cfg, source: Path | None) -> None:
+    """Raise SnncError with the full report when the translated configuration cannot be trained for the chip
+    (exit 1 when only chip rules are broken, else 2).  ``cfg`` is the TrainConfig of ``tr.sections``."""
     report, fits = chip_report(tr, cfg, str(source or "the configuration"))
     if not fits:
         only_chip = not tr.refusals
@@ -595,17 +587,14 @@ def load_qualia_config(data: dict, base_dir: Path, source: Path | None):
                         f"{cfg.quantization['target']} (every reason below names its TOML key):\n{report}")
         err.exit_code = 1 if only_chip else 2
         raise err
-    return cfg
 
 
-def energy_settings_from_toml(path: str | Path):
-    """Qualia's energy settings from a Qualia-SNN TOML: its [[postprocessing]] EnergyEstimationMetric and T."""
+def energy_settings(data: dict, where: str = "the configuration"):
+    """Qualia's energy settings from a Qualia-SNN TOML table: its [[postprocessing]] EnergyEstimationMetric and T
+    (the defaults of ``QualiaEnergySettings`` when it has none)."""
     from snnc.compiler.energy_qualia import QualiaEnergySettings
 
-    from .config import read_toml
-
-    data = read_toml(path)
     if not is_qualia(data):
-        raise SnncError(f"{path}: not a Qualia-SNN configuration (no [bench], [model_template] or [[model]])")
+        raise SnncError(f"{where}: not a Qualia-SNN configuration (no [bench], [model_template] or [[model]])")
     tr = translate(data)
     return tr.energy or QualiaEnergySettings(timesteps=tr.timesteps)

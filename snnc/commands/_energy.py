@@ -37,9 +37,10 @@ def qualia_settings_from_args(args):
         return None
     base = {}
     if args.qualia_config is not None:
-        from snnc.runtime.training.qualia_config import energy_settings_from_toml
+        from snnc.runtime.training.config import read_toml
+        from snnc.runtime.training.qualia_config import energy_settings
 
-        s = energy_settings_from_toml(args.qualia_config)
+        s = energy_settings(read_toml(args.qualia_config), where=args.qualia_config)
         base = {"timesteps": s.timesteps, "mem_width": s.mem_width, "fifo_size": s.fifo_size, "op_add": s.op_add,
                 "op_mul": s.op_mul, "sram": s.sram,
                 "total_spikerate_exclude_nonbinary": s.total_spikerate_exclude_nonbinary}
