@@ -24,6 +24,7 @@ from snnc.compiler.energy_qualia import (TERMS, QualiaEnergySettings, estimate, 
                                           settings_from_postprocessing)
 from snnc.compiler.errors import SnncError
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ORACLE = json.loads((Path(__file__).parent / "data" / "qualia_energy_oracle.json").read_text())
 
 
@@ -161,7 +162,7 @@ def test_energy_options_from_a_qualia_toml_and_bad_options(tmp_path, capsys):
     from snnc.commands._energy import qualia_settings_from_args
 
     class A:
-        qualia_config = str(Path(__file__).resolve().parent.parent / "examples" / "qualia_scnn.toml")
+        qualia_config = str(EXAMPLES / "qualia_scnn.toml")
         timesteps = None
         mem_width = None
         fifo_size = None
@@ -171,6 +172,13 @@ def test_energy_options_from_a_qualia_toml_and_bad_options(tmp_path, capsys):
     s = qualia_settings_from_args(A())
     assert (s.timesteps, s.mem_width, s.fifo_size, s.op_add, s.op_mul, s.sram) == (4, 8, 64, "quadratic",
                                                                                    "saturation", "old")
+    # snnc evaluate --config: a Qualia-SNN file stands for --qualia-config; snnc's own format gives T
+    A.qualia_config, A.op_estimation = None, "linear"
+    s = qualia_settings_from_args(A(), training_toml=str(EXAMPLES / "qualia_scnn.toml"))
+    assert (s.timesteps, s.mem_width, s.op_add, s.op_mul) == (4, 8, "linear", "linear")
+    A.qualia_config = None
+    s = qualia_settings_from_args(A(), training_toml=str(EXAMPLES / "mnist_speck.toml"))
+    assert (s.timesteps, s.mem_width, s.op_add) == (12, 16, "linear")
     code, _, err = _cli(capsys, "check", "x.pt", "--mem-width", "8")
     assert code == 2 and "give --timesteps" in err
     code, _, err = _cli(capsys, "check", "x.pt", "--timesteps", "4", "--op-estimation", "cubic", "--input-rate",

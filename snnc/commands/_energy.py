@@ -23,13 +23,25 @@ def add_energy_options(p) -> None:
                    "default) or new (64-bit packed accesses, T. Louis)")
 
 
-def qualia_settings_from_args(args):
-    """``QualiaEnergySettings`` from the options, or None when neither --timesteps nor --qualia-config is given."""
+def qualia_settings_from_args(args, training_toml: str | None = None):
+    """``QualiaEnergySettings`` from the options, or None when neither --timesteps nor --qualia-config is given.
+
+    ``training_toml`` (``snnc evaluate --config``): a Qualia-SNN file there stands for --qualia-config, and with
+    snnc's own format the options take T from its ``encoding.timesteps``."""
     from snnc.compiler.energy_qualia import QualiaEnergySettings
 
     given = [o for o, v in (("--mem-width", args.mem_width), ("--fifo-size", args.fifo_size),
                             ("--op-estimation", args.op_estimation), ("--sram-estimation", args.sram_estimation))
              if v is not None]
+    if training_toml is not None and args.qualia_config is None and (given or args.timesteps is not None):
+        from snnc.runtime.training.config import read_toml
+        from snnc.runtime.training.qualia_config import is_qualia
+
+        data = read_toml(training_toml)
+        if is_qualia(data):
+            args.qualia_config = training_toml
+        elif args.timesteps is None:
+            args.timesteps = int(data.get("encoding", {}).get("timesteps", 8))
     if args.timesteps is None and args.qualia_config is None:
         if given:
             raise SnncError(f"{given[0]} sets Qualia-SNN's energy estimate: give --timesteps T (or --qualia-config "

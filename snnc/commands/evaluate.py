@@ -31,7 +31,7 @@ def run(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
     res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json,
-                   energy=qualia_settings_from_args(args))
+                   energy=qualia_settings_from_args(args, training_toml=args.config))
     if args.json:
         print(json.dumps(res))
         return 0
