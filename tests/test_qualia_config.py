@@ -281,3 +281,26 @@ def test_translated_config_trains(tmp_path):
     mean_in = sum(len(ds.events(i)) for i in range(3)) / 3  # what the first core receives: the input events
     assert q["per_layer"][0]["input_count"] == pytest.approx(mean_in)
     assert q["per_layer"][0]["mem_weights"] > 0 and q["total_joules"] == pytest.approx(q["total"]["total"])
+
+
+def test_train_epochs_and_limit_options_shorten_the_run(monkeypatch, tmp_path):
+    """`snnc train --epochs N --limit N`: the run the README uses for the issue's 10-epoch configuration."""
+    import snnc.runtime.training.train as tr
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(cfg, progress=True, log=None):
+        seen["cfg"] = cfg
+        raise Stop
+
+    monkeypatch.setattr(tr, "train_model", fake_train)
+    with pytest.raises(Stop):
+        tr.train_from_config(EXAMPLES / "qualia_scnn.toml", epochs=4, limit=3000, log=lambda m: None)
+    cfg = seen["cfg"]
+    assert cfg.train["epochs"] == 4 and cfg.dataset["train"] == [0, 2999]
+    assert cfg.quantization["start_epoch"] == 2  # 5 of 10 epochs float -> 2 of 4
+    with pytest.raises(SnncError, match="--epochs must be >= 1"):
+        tr.train_from_config(EXAMPLES / "qualia_scnn.toml", epochs=0)
