@@ -211,7 +211,7 @@ def with_decimate(result, chip: ChipModel, decimate: dict[int, int]):
 
 
 def analyze(result, input_rate=None, synops_limits=None, activity=None, measurement: Measurement | None = None,
-            events_given: bool = False, max_latency_ms: float | None = None, remeasure=None) -> dict:
+            events_given: bool = False, max_latency_ms: float | None = None, remeasure=None, qualia=None) -> dict:
     """Synaptic-operation bandwidth, queueing delay and energy of a compiled model (``snnc check
     --events/--input-rate``).
 
@@ -228,7 +228,8 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
     synops_per_s_peak (10 ms window; None when static), synops_per_s_peak_1ms, synops_limit, utilisation,
     max_backlog_synops, max_added_delay_us, longest_busy_period_us.  A model that does not fit is not simulated
     (a note says so).  ``remeasure(decimate) -> Measurement`` simulates the model again with other decimators
-    ``{layer index: N}`` for the advice (``snnc.runtime.measure.analyze`` passes one).
+    ``{layer index: N}`` for the advice (``snnc.runtime.measure.analyze`` passes one).  ``qualia``
+    (``energy_qualia.QualiaEnergySettings``) adds Qualia-SNN's estimate to ``energy``.
     """
     from . import latency as lat
     from .energy import LayerActivity, estimate
@@ -333,9 +334,9 @@ def analyze(result, input_rate=None, synops_limits=None, activity=None, measurem
     if meas is not None:
         out["duration_s"] = meas.duration_s
         out["input_events"] = int(len(meas.times_us))
-        out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True)
+        out["energy"] = estimate(chip, acts, target, duration_s=meas.duration_s, measured=True, qualia=qualia)
     else:
-        out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False)
+        out["energy"] = estimate(chip, acts, target, duration_s=1.0, measured=False, qualia=qualia)
         out["energy"]["per"] = "second of input at the given rate"
     out["diagnostics"] = diags
     return out
@@ -379,6 +380,10 @@ def format_cores(analysis: dict) -> str:
     if e:
         lines.append(f"energy estimate ({e['per']}): {e['total_joules'] * 1e6:.4g} uJ (Speck model), "
                      f"{e['lemaire2022']['total_joules'] * 1e6:.4g} uJ (Lemaire et al. 2022 model, 45 nm)")
+        if e.get("qualia"):
+            from .energy_qualia import format_qualia
+
+            lines.append(format_qualia(e["qualia"], per=e["per"]))
     if analysis.get("note"):
         lines.append(f"note: {analysis['note']}")
     return "\n".join(lines)

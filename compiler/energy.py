@@ -112,13 +112,15 @@ def speck_layer(synops: float, out_spikes: float, target) -> dict[str, float]:
 
 
 def estimate(chip, activity: list[LayerActivity], target, duration_s: float | None = None, *,
-             timesteps: int = 0, mem_width: int | None = None, measured: bool = False) -> dict:
+             timesteps: int = 0, mem_width: int | None = None, measured: bool = False, qualia=None) -> dict:
     """Energy of one inference (the whole input stream) under both models.
 
     ``activity`` holds one entry per chip layer (same order).  ``duration_s`` is the length of the input, for the
     static power term of the Speck model (omitted when None).  Returns the ``energy`` object of ``snnc check
     --json``: the Speck model at the top level and the ICONIP 2022 model under ``"lemaire2022"``; ``"basis"`` says
-    whether the activity was simulated or assumed.  Every figure is an estimate.
+    whether the activity was simulated or assumed.  With ``qualia`` (``energy_qualia.QualiaEnergySettings``) the
+    ``"qualia"`` section adds Qualia-SNN's estimate with those settings (``energy_qualia.estimate``).  Every figure
+    is an estimate.
     """
     per_speck, per_lem = [], []
     for layer, act in zip(chip.layers, activity):
@@ -132,6 +134,11 @@ def estimate(chip, activity: list[LayerActivity], target, duration_s: float | No
                         **{k: v for k, v in lem.items() if k != "total"}})
     dynamic = sum(p["joules"] for p in per_speck)
     static = target.static_power_w * duration_s if duration_s else 0.0
+    extra = {}
+    if qualia is not None:
+        from .energy_qualia import estimate as qualia_estimate
+
+        extra["qualia"] = qualia_estimate(chip, activity, qualia)
     return {
         "model": "speck",
         "estimate": True,
@@ -152,4 +159,5 @@ def estimate(chip, activity: list[LayerActivity], target, duration_s: float | No
             "params": {"timesteps": timesteps, "mem_width": mem_width, "weight_bits": target.weight_bits,
                        "state_bits": target.state_bits, "bias_bits": target.bias_bits},
         },
+        **extra,
     }

@@ -331,6 +331,24 @@ def render_html(data: dict) -> str:
             f"<tr><td class='l'>Lemaire et al., ICONIP 2022 (45 nm, Qualia-SNN)</td>"
             f"<td>{_num(lem['total_joules'] * 1e6, ' µJ')}</td><td class='l'>same activity; memory accesses and "
             f"operations</td></tr></table>")
+        if e.get("qualia"):
+            from .energy_qualia import TERMS
+
+            q = e["qualia"]
+            pr = q["params"]
+            op = pr["op_estimation_type"]
+            hdr = ("<tr><th class='l'>layer</th><th>θ in</th><th>θ out</th>"
+                   + "".join(f"<th>{t}</th>" for t in TERMS) + "<th>total</th></tr>")
+            body = "".join(
+                f"<tr><td class='l'>{_e(r['layer'])}</td><td>{_num(r.get('input_count'))}</td>"
+                f"<td>{_num(r.get('output_count'))}</td>"
+                + "".join(f"<td>{_num(r[t] * 1e9)}</td>" for t in TERMS) + f"<td>{_num(r['total'] * 1e9)}</td></tr>"
+                for r in [*q["per_layer"], {"layer": "total", **q["total"]}])
+            parts.append(
+                f"<h3>Qualia-SNN EnergyEstimationMetric (nJ)</h3><p class='muted'>T = {_e(pr['timesteps'])}, "
+                f"mem_width {_e(pr['mem_width'])}, fifo_size {_e(pr['fifo_size'])}, op_estimation_type "
+                f"{_e('default' if op is None else op['add'] + ' / ' + op['mul'])}, sram_estimation_type {_e(pr['sram_estimation_type'])}; "
+                f"{_e(q['reference'])}</p><table>{hdr}{body}</table>")
 
     parts.append("<h2>Diagnostics</h2>")
     if data["diagnostics"]:

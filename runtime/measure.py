@@ -52,7 +52,7 @@ def measure(result, events) -> Measurement:
 
 
 def analyze(result, events=None, input_rate=None, synops_limits=None, activity=None,
-            measurement: Measurement | None = None, max_latency_ms: float | None = None) -> dict:
+            measurement: Measurement | None = None, max_latency_ms: float | None = None, qualia=None) -> dict:
     """Synaptic-operation bandwidth, queueing delay and energy of a compiled model (``snnc check
     --events/--input-rate``).
 
@@ -62,6 +62,7 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
     (docs/bandwidth.md).  The decimator advice re-simulates the events with the ratios it tries.  The returned dict
     is described in :func:`snnc.compiler.bandwidth.analyze`; a model that does not fit is not simulated (a note says
     so).
+    ``qualia`` (``energy_qualia.QualiaEnergySettings``) adds Qualia-SNN's estimate to ``energy``.
     """
     if events is None and input_rate is None and measurement is None:
         raise SnncError("the bandwidth check needs --events FILE or --input-rate EVENTS_PER_S")
@@ -78,7 +79,7 @@ def analyze(result, events=None, input_rate=None, synops_limits=None, activity=N
 
     return _bandwidth.analyze(result, input_rate=input_rate, synops_limits=synops_limits, activity=activity,
                               measurement=measurement, events_given=events is not None,
-                              max_latency_ms=max_latency_ms, remeasure=remeasure)
+                              max_latency_ms=max_latency_ms, remeasure=remeasure, qualia=qualia)
 
 
 __all__ = ["simulate_compiled", "measure", "analyze", "Measurement"]

@@ -37,8 +37,12 @@ def assert_self_contained(page: str):
 
 def test_static_report_has_memory_synops_energy_plots(tmp_path, nir_paper_cnn):
     out = tmp_path / "r.html"
-    assert report(str(nir_paper_cnn), "--input-rate", "1e5", "-o", str(out)) == 0
+    assert report(str(nir_paper_cnn), "--input-rate", "1e5", "-o", str(out), "--timesteps", "5",
+                  "--sram-estimation", "new") == 0
     page = out.read_text()
+    # Qualia-SNN's estimate with the options' settings, per layer under Qualia's names
+    assert "Qualia-SNN EnergyEstimationMetric (nJ)" in page and "T = 5, mem_width 16" in page
+    assert "sram_estimation_type new" in page and "<th>mem_pot</th>" in page and "<td class='l'>total</td>" in page
     assert_self_contained(page)
     pngs = images(page)
     assert len(pngs) == 4 and all(p.startswith(b"\x89PNG") and len(p) > 2000 for p in pngs)

@@ -6,8 +6,9 @@ is accepted.  Paths are relative to the TOML file.  docs/training.md shows a ful
 """
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,8 @@ class TrainConfig:
     regularization: dict
     output: dict
     source: Path | None = None  # the TOML file, when read from one
+    notes: list = field(default_factory=list)  # what a translated (Qualia-SNN) configuration changed or ignores
+    qualia: Any = None  # the Qualia-SNN translation it came from (qualia_config.QualiaTranslation), if any
 
     def section(self, name: str) -> dict:
         return getattr(self, name)
@@ -250,16 +253,33 @@ def _resolve_paths(c: dict, base: Path, source: Path | None) -> None:
         o["metrics"] = o["model"].with_suffix(".csv")
 
 
-def load_train_config(path: str | Path) -> TrainConfig:
-    """Read and validate a TOML training configuration.  Raises SnncError with one clear line on any problem."""
+def read_toml(path: str | Path) -> dict:
+    """Read a TOML file; SnncError with one line when it is missing or not TOML."""
     p = Path(path)
     if not p.is_file():
         raise SnncError(f"training configuration {str(p)!r} not found")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SnncError(f"{p}: not valid TOML: {e}") from None
-    cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read and validate a TOML training configuration.  Raises SnncError with one clear line on any problem.
+
+    A file in Qualia-SNN's format (``[bench]``, ``[model_template]``, ``[[model]]`` ...) is translated by
+    :mod:`.qualia_config` (and refused there, with ``snnc check``'s report, when it cannot run on the chip)."""
+    p = Path(path)
+    data = read_toml(p)
+    from .qualia_config import is_qualia, refuse_unless_trainable, translate
+
+    if is_qualia(data):
+        tr = translate(data)
+        cfg = train_config_from_dict(copy.deepcopy(tr.sections), base_dir=p.resolve().parent, source=p.resolve())
+        cfg.notes, cfg.qualia = list(tr.notes), tr
+        refuse_unless_trainable(tr, cfg, p.resolve())
+    else:
+        cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
     if not Path(cfg.dataset["path"]).exists():
         raise SnncError(f"dataset.path {str(cfg.dataset['path'])!r} does not exist (paths are relative to "
                         f"{p.name}); point it at the folder holding the data")

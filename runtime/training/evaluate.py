@@ -81,21 +81,23 @@ def _predict(counts: np.ndarray) -> np.ndarray:
     return np.argmax(counts, axis=-1)
 
 
-def chip_counts(sim, events: np.ndarray, n_classes: int) -> np.ndarray:
-    """Output spikes per class from one simulator run (the exit core's output features)."""
+def chip_run(sim, events: np.ndarray, n_classes: int):
+    """One simulator run: (output spikes per class -- the exit core's output features --, the run's result)."""
     res = sim.run(events)
     out = res.output_events
-    return np.bincount(out["feature"].astype(np.int64), minlength=n_classes)[:n_classes]
+    return np.bincount(out["feature"].astype(np.int64), minlength=n_classes)[:n_classes], res
 
 
 def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, limit: int | None = None,
-             batch_size: int = 128, progress: bool = False) -> dict:
+             batch_size: int = 128, progress: bool = False, energy=None) -> dict:
     """Accuracy of the float model, the integer model and the simulated chip on the config's evaluation split.
 
     ``model_or_config``: a ``.pt`` saved by ``snnc train`` (compiled here for the config's target), another model
     file (float and integer figures are then None), or a configuration JSON written by ``snnc compile`` / its dict
     (float and integer figures None).  Returns ``{"float_accuracy", "quantized_accuracy", "chip_accuracy",
-    "agreement", "samples"}``.
+    "agreement", "samples"}``, and ``"energy"`` with Qualia-SNN's estimate per inference (``{"qualia": ...}``, the
+    mean over the samples of every chip layer's events and spikes in the simulator) when ``energy``
+    (``energy_qualia.QualiaEnergySettings``) is given or a Qualia-SNN configuration has an EnergyEstimationMetric.
     """
     from snnc.runtime.simulator import Simulator
 
@@ -104,6 +106,9 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
     torch.set_num_threads(cfg.train["threads"])
     target = cfg.quantization["target"]
     net = None
+    if energy is None and getattr(cfg, "qualia", None) is not None:
+        energy = cfg.qualia.energy
+    chip_model = None  # the compiled chip layers, for the energy estimate
     if isinstance(model_or_config, dict):
         config = model_or_config
     else:
@@ -122,6 +127,10 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
                     raise SnncError(f"the model was trained with {record.get('timesteps')} time steps, the config "
                                     f"says encoding.timesteps = {cfg.encoding['timesteps']}")
             config = compile_model_file(p, target)
+            if energy is not None:
+                from snnc.targets.compile import CompileOptions, run_pipeline
+
+                chip_model = run_pipeline(p, CompileOptions(target=target), until="assign").chip
     ds = Dataset(cfg, "eval")
     n = len(ds) if limit is None else min(int(limit), len(ds))
     if n < 1:
@@ -130,6 +139,8 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
     n_cls = cfg.dataset["classes"]
     labels = ds.labels[:n]
     preds = {"float": [], "quant": [], "chip": []}
+    n_layers = len(chip_model.layers) if chip_model is not None else 0
+    act_in, act_out = [0] * n_layers, [0] * n_layers
     bar = None
     if progress:
         from tqdm import tqdm
@@ -146,7 +157,15 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
             with torch.no_grad():
                 preds["float"].append(_predict(net(x, False).sum(1).numpy()))
                 preds["quant"].append(_predict(net(x, cfg.quantization["enabled"]).sum(1).numpy()))
-        preds["chip"].append(np.array([_predict(chip_counts(sim, e, n_cls)) for e in events]))
+        chip_pred = []
+        for e in events:
+            counts, res = chip_run(sim, e, n_cls)
+            chip_pred.append(_predict(counts))
+            if chip_model is not None:
+                for k, layer in enumerate(chip_model.layers):
+                    act_in[k] += res.input_events_per_core.get(layer.core, 0)
+                    act_out[k] += res.spikes_per_core.get(layer.core, 0)
+        preds["chip"].append(np.array(chip_pred))
         if bar is not None:
             bar.update(len(idx))
     if bar is not None:
@@ -159,4 +178,15 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
         out["float_accuracy"] = float(np.mean(fl == labels))
         out["quantized_accuracy"] = float(np.mean(qu == labels))
         out["agreement"] = float(np.mean(qu == chip))
+    if chip_model is not None:
+        from snnc.compiler.energy import LayerActivity
+        from snnc.compiler.energy_qualia import estimate
+
+        acts = [LayerActivity(layer.name, act_in[k] / n, act_out[k] / n, 0.0, layer.core)
+                for k, layer in enumerate(chip_model.layers)]
+        section = estimate(chip_model, acts, energy)
+        section["per"] = f"inference (mean over {n} samples, simulated chip)"
+        out["energy"] = {"qualia": section}
+    elif energy is not None:
+        out["energy"] = {"qualia": None, "note": "the energy estimate needs the model (.pt), not a configuration"}
     return out

@@ -217,12 +217,29 @@ def check_fits(cfg: TrainConfig) -> None:
 
 
 def train_from_config(config_path: str | Path, output: str | Path | None = None, progress: bool = True,
-                      log=None) -> Path:
-    """Train from a TOML file; save the model to ``output`` (default: ``[output] model``); return its path."""
+                      log=None, epochs: int | None = None, limit: int | None = None) -> Path:
+    """Train from a TOML file; save the model to ``output`` (default: ``[output] model``); return its path.
+
+    ``epochs`` overrides the configured number of epochs; ``limit`` trains on the first ``limit`` samples of the
+    training split only (both for short runs; the quantization-aware start epoch is scaled with ``epochs``)."""
     cfg = load_train_config(config_path)
+    if epochs is not None:
+        if epochs < 1:
+            raise SnncError(f"--epochs must be >= 1, got {epochs}")
+        q = cfg.quantization
+        q["start_epoch"] = min(q["start_epoch"], q["start_epoch"] * epochs // cfg.train["epochs"])
+        cfg.train["epochs"] = epochs
+    if limit is not None:
+        if limit < 1:
+            raise SnncError(f"--limit must be >= 1, got {limit}")
+        lo, hi = cfg.dataset["train"]
+        cfg.dataset["train"] = [lo, min(hi, lo + limit - 1)]
     if output is not None:
         cfg.output["model"] = Path(output)
         cfg.output["metrics"] = Path(output).with_suffix(".csv")
+    if log is not None:
+        for note in cfg.notes:  # a translated (Qualia-SNN) configuration: what it changes or ignores
+            log(f"note: {note}")
     check_fits(cfg)  # before any training: the described model must fit the chip
     net, _ = train_model(cfg, progress=progress, log=log)
     return save_model(cfg.output["model"], cfg, net)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ._common import add_model_options, options_from_args
+from ._energy import add_energy_options, qualia_settings_from_args
 
 
 def add_parser(sub):
@@ -24,6 +25,7 @@ def add_parser(sub):
                    "to an output event (default 10; see docs/bandwidth.md); needs --events or --input-rate")
     p.add_argument("--activity", type=float, metavar="SPIKES_PER_EVENT", help="static estimate only: output "
                    "spikes per input event assumed for every layer (default: see docs/bandwidth.md)")
+    add_energy_options(p)
     return p
 
 
@@ -32,6 +34,12 @@ def run(args) -> int:
     from snnc.compiler.report import format_report
 
     options = options_from_args(args)
+    qualia = qualia_settings_from_args(args)
+    if qualia is not None and not (args.events or args.input_rate is not None):
+        from snnc.compiler.errors import SnncError
+
+        raise SnncError("the energy estimate needs activity: give --events EVENTS.npy (simulated) or --input-rate "
+                        "EVENTS_PER_S (static estimate)")
     result = run_pipeline(args.model, options, until="assign")
     extra = {}
     bandwidth_options = args.synops_limit or args.activity is not None or args.max_latency_ms is not None
@@ -46,7 +54,7 @@ def run(args) -> int:
 
         extra = analyze(result, events=args.events, input_rate=args.input_rate,
                         synops_limits=parse_synops_limits(args.synops_limit), activity=args.activity,
-                        max_latency_ms=args.max_latency_ms)
+                        max_latency_ms=args.max_latency_ms, qualia=qualia)
         result.diagnostics.extend(extra.pop("diagnostics", []))
         extra.pop("queue_series", None)  # the report's curves; too long for the terminal
     if args.json:

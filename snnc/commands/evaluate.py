@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ._energy import add_energy_options, qualia_settings_from_args
+
 
 def add_parser(sub):
     p = sub.add_parser("evaluate", help="accuracy of the float model, the integer model and the simulated chip",
@@ -18,6 +20,7 @@ def add_parser(sub):
     p.add_argument("--limit", metavar="N", type=int, default=None, help="evaluate only the first N samples of the "
                    "evaluation split")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_energy_options(p)
     return p
 
 
@@ -27,7 +30,8 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
-    res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json)
+    res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json,
+                   energy=qualia_settings_from_args(args, training_toml=args.config))
     if args.json:
         print(json.dumps(res))
         return 0
@@ -40,4 +44,8 @@ def run(args) -> int:
     print(f"integer model:       {pct(res['quantized_accuracy'])}")
     print(f"chip (simulated):    {pct(res['chip_accuracy'])}")
     print(f"integer/chip agree:  {pct(res['agreement'])}")
+    if (res.get("energy") or {}).get("qualia"):
+        from snnc.compiler.energy_qualia import format_qualia
+
+        print(format_qualia(res["energy"]["qualia"]))
     return 0

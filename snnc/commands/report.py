@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ._common import add_model_options, options_from_args
+from ._energy import add_energy_options, qualia_settings_from_args
 
 
 def add_parser(sub):
@@ -23,6 +24,7 @@ def add_parser(sub):
                    help="override the per-core SynOps/s limit (an estimate by default); repeatable")
     p.add_argument("--max-latency-ms", type=float, metavar="MS", help="the largest delay the cores' queues may add "
                    "to an output event (default 10; see docs/bandwidth.md)")
+    add_energy_options(p)
     return p
 
 
@@ -44,6 +46,7 @@ def run(args) -> int:
         raise SnncError(f"{args.output}: folder {folder} does not exist; create it or choose another -o path")
     limits = parse_synops_limits(args.synops_limit)
     options = options_from_args(args)
+    qualia = qualia_settings_from_args(args)
     stages = ["compile"] + (["simulate"] if args.events else []) + ["analyze", "plot", "write"]
     with tqdm(total=len(stages), desc="snnc report", unit="step", leave=False, disable=None) as bar:
         def step(name):
@@ -63,7 +66,7 @@ def run(args) -> int:
         analysis = None
         if meas is not None or args.input_rate is not None:
             analysis = analyze(result, input_rate=args.input_rate, synops_limits=limits, activity=args.activity,
-                               measurement=meas, max_latency_ms=args.max_latency_ms)
+                               measurement=meas, max_latency_ms=args.max_latency_ms, qualia=qualia)
         elif args.events:
             analysis = {"cores": [], "energy": None, "diagnostics": [],
                         "note": "not simulated: the model does not fit the chip (see the diagnostics)"}
