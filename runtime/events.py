@@ -1,4 +1,4 @@
-"""Event streams: the structured-array layout, loading and checking ``.npy`` files, and encoders for static images.
+"""Event streams: the structured-array layout, loading and checking event files, and encoders for static images.
 
 An event stream is a numpy structured array with the fields ``x``, ``y``, ``t`` (microseconds) and ``p`` -- the
 layout tonic uses, so tonic's arrays can be passed as they are.  ``p`` is the polarity (0 = OFF, 1 = ON) when the
@@ -76,34 +76,24 @@ def _as_event_array(arr, what: str) -> np.ndarray:
 def load_events(path_or_array, shape=None, what: str | None = None) -> np.ndarray:
     """Read and check an event stream; return it as :data:`EVENT_DTYPE`, sorted by time.
 
-    ``path_or_array`` is a ``.npy`` file holding a structured array (fields ``x, y, t, p``; tonic's layout, ``ts``
-    accepted for ``t``), a ``.npz`` with such an array under ``events``, or the array itself.  ``shape`` is the input
+    ``path_or_array`` is an event file -- a ``.npy`` structured array (fields ``x, y, t, p``; tonic's layout, ``ts``
+    accepted for ``t``), a ``.npz`` with such an array under ``events``, an N-MNIST/ATIS ``.bin`` or an AEDAT 4
+    file, told apart by their content (:mod:`snnc.runtime.eventio`) -- or the array itself.  ``shape`` is the input
     ``(C, H, W)``; when given, ``p < C``, ``y < H`` and ``x < W`` are required.  Negative times, wrong fields and
     out-of-range coordinates raise :class:`SnncError` naming the problem.  Unsorted times are sorted (stable, so
     events with equal times keep their order) with a warning.
     """
     if isinstance(path_or_array, (str, Path)):
-        path = Path(path_or_array)
-        what = what or str(path)
-        if not path.exists():
-            raise SnncError(f"{path}: no such events file")
-        try:
-            if path.suffix == ".npz":
-                with np.load(path, allow_pickle=False) as z:
-                    if "events" not in z:
-                        raise SnncError(f"{path}: .npz has no 'events' array (has {', '.join(z.files) or 'nothing'})")
-                    arr = z["events"]
-            else:
-                arr = np.load(path, allow_pickle=False)
-        except SnncError:
-            raise
-        except (ValueError, OSError, EOFError) as e:
-            raise SnncError(f"{path}: not a readable .npy event file ({str(e).splitlines()[0]}); save the events "
-                            "with numpy.save as a structured array with fields x, y, t, p") from None
+        from .eventio import read_recording
+
+        what = what or str(path_or_array)
+        arr = read_recording(path_or_array).events
     else:
         arr = path_or_array
         what = what or "events"
-        if hasattr(arr, "to_numpy") and not isinstance(arr, np.ndarray):  # e.g. a pandas frame
+        if hasattr(arr, "events") and hasattr(arr, "sensor_size"):  # an EventRecording
+            arr = arr.events
+        elif hasattr(arr, "to_numpy") and not isinstance(arr, np.ndarray):  # e.g. a pandas frame
             arr = arr.to_records(index=False) if hasattr(arr, "to_records") else arr.to_numpy()
     ev = _as_event_array(np.asarray(arr) if not isinstance(arr, np.ndarray) else arr, what)
     if ev.size:
@@ -126,11 +116,10 @@ def load_events(path_or_array, shape=None, what: str | None = None) -> np.ndarra
 
 
 def save_events(path, events) -> None:
-    """Write an event array to ``path`` (.npy) atomically."""
-    from snnc.compiler.fileio import atomic_open
+    """Write an event array to ``path`` atomically: ``.npy``, or ``.bin`` (N-MNIST/ATIS records) by extension."""
+    from .eventio import write_events
 
-    with atomic_open(path) as f:
-        np.save(f, np.asarray(events))
+    write_events(path, events)
 
 
 def _image_chw(image, what: str) -> np.ndarray:

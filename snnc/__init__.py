@@ -6,6 +6,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import check, compile, load, load_config, simulate, train  # noqa: E402
+from .api import check, compile, load, load_config, load_events, simulate, train  # noqa: E402
 
-__all__ = ["__version__", "load", "check", "compile", "load_config", "simulate", "train"]
+__all__ = ["__version__", "load", "check", "compile", "load_config", "load_events", "simulate", "train"]

@@ -33,6 +33,19 @@ def load_config(path: str | Path | dict) -> dict:
     return _load(path)
 
 
+def load_events(path: str | Path):
+    """Read an event file (.npy/.npz, N-MNIST/ATIS .bin, AEDAT 4; found by content).  Returns an
+    ``EventRecording``: ``.events`` (structured x, y, t, p, checked and sorted by time), ``.sensor_size``
+    ``(width, height)`` where the file records it, ``.format``.  ``np.asarray(rec)`` and ``len(rec)`` work on it,
+    and every function that takes events accepts it."""
+    from snnc.runtime.eventio import read_recording
+    from snnc.runtime.events import load_events as _check
+
+    rec = read_recording(path)
+    rec.events = _check(rec.events, what=str(path))
+    return rec
+
+
 def simulate(config, events, **options) -> Any:
     """Run the bit-accurate simulator built from ``config`` on input ``events`` (structured array x, y, t, p)."""
     from snnc.runtime.simulator import Simulator

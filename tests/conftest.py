@@ -91,3 +91,13 @@ def sinabs_dynapcnn():
 def nir_paper_cnn() -> Path:
     """The NIR paper's N-MNIST CNN as shipped in examples/ (a copy of ../shared/models/nir_paper_nmnist_cnn.nir)."""
     return NIR_PAPER_CNN
+
+
+@pytest.fixture(scope="session")
+def nir_cnn_config(tmp_path_factory) -> Path:
+    """The NIR paper CNN compiled for speck2f (a configuration JSON), once per test session."""
+    import snnc
+
+    out = tmp_path_factory.mktemp("nir_cnn") / "cnn.json"
+    snnc.compile(snnc.load(NIR_PAPER_CNN), target="speck2f", output=out)
+    return out
