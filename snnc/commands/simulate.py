@@ -12,10 +12,13 @@ def add_parser(sub):
         "simulate", help="run a compiled configuration on input events, bit-accurately",
         description="Simulate the chip event by event from a configuration written by `snnc compile` (never from "
                     "the float model). Input events: a .npy structured array with fields x, y, t (microseconds), p "
-                    "(tonic's layout). Writes output events and per-core spike counts to an .npz; see "
+                    "(tonic's layout), an N-MNIST/ATIS .bin or an AEDAT 4 file. Writes output events and per-core spike counts to an .npz; see "
                     "docs/simulator.md for the processing order and its assumptions.")
     p.add_argument("config", metavar="CONFIG.json", help="configuration written by `snnc compile`")
-    p.add_argument("--events", required=True, metavar="EVENTS.npy", help="input events (.npy structured x, y, t, p)")
+    p.add_argument("--events", required=True, metavar="EVENTS", help="input events: .npy/.npz structured x, y, t, p; "
+                   "N-MNIST/ATIS .bin; AEDAT 4 .aedat4 (told apart by content)")
+    p.add_argument("--crop", metavar="X0,Y0,W,H", help="keep the events in this sensor window (shifted to 0,0)")
+    p.add_argument("--downsample", type=int, metavar="N", help="divide event coordinates by N (after --crop)")
     p.add_argument("-o", "--output", metavar="OUT.npz",
                    help="write output_events (t, layer, feature, x, y) and spike_counts_core<N> [feature, y, x] here")
     p.add_argument("--slow-clock", type=float, metavar="HZ", default=None,
@@ -52,13 +55,19 @@ def run(args) -> int:
             raise SnncError(f"{args.output}: folder {parent} does not exist")
     sim = Simulator.from_config(args.config, overflow=args.overflow, slow_clock_hz=args.slow_clock,
                                 leak_can_fire=True if args.leak_can_fire else None, reference=args.reference)
-    result = sim.run(args.events)
+    from snnc.runtime.eventio.fit import check_downsample, events_for_simulator, parse_crop
+
+    events, note = events_for_simulator(sim, args.events, parse_crop(args.crop), check_downsample(args.downsample),
+                                        what=args.events)
+    result = sim.run(events)
     if args.output:
         write_npz(args.output, result)
     if args.json:
         print(json.dumps(result.summary()))
         return 0
     s = result.summary()
+    if note:
+        print(note)
     kind = "reference" if args.reference else "fast"
     print(f"{s['input_events']} input events -> {s['output_events']} output events "
           f"({kind} simulator, {s['sim_seconds']:.3f} s)")
