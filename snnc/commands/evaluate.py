@@ -15,12 +15,15 @@ def add_parser(sub):
                        "computed (the others are null).")
     p.add_argument("model", metavar="MODEL_OR_CONFIG_JSON", help="a model saved by `snnc train` (.pt), or a "
                    "configuration written by `snnc compile` (.json)")
-    p.add_argument("--config", metavar="CONFIG.toml", required=True, help="the training configuration (dataset, "
+    p.add_argument("--config", metavar="CONFIG.toml", help="the training configuration (dataset, "
                    "evaluation split, encoding)")
     p.add_argument("--limit", metavar="N", type=int, default=None, help="evaluate only the first N samples of the "
                    "evaluation split")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_energy_options(p)
+    from ._dataset_eval import add_dataset_options
+
+    add_dataset_options(p)
     return p
 
 
@@ -28,6 +31,16 @@ def run(args) -> int:
     from snnc.compiler.errors import SnncError
     from snnc.runtime.training.evaluate import evaluate
 
+    if args.dataset:
+        from ._dataset_eval import run_dataset
+
+        if args.config:
+            raise SnncError("give --dataset DIR (chip accuracy over a folder) or --config CONFIG.toml (the "
+                            "training configuration's evaluation split), not both")
+        return run_dataset(args)
+    if not args.config:
+        raise SnncError("give --config CONFIG.toml (the training configuration) or --dataset DIR (a folder of "
+                        "event files)")
     if args.limit is not None and args.limit < 1:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
     res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json,
