@@ -7,8 +7,9 @@ Two layouts are read:
   or ``DIR/classes.txt`` lists the folder names, one per line, in label order (line 1 = class 0);
 * **labels.csv** -- ``DIR/labels.csv`` with lines ``file,label`` (the layout ``snnc train`` has always read).
 
-Samples are ordered by class, then by file name (numbers in names compare as numbers), so that an index names the
-same sample on every machine.  :func:`open_dataset` checks the layout and returns an :class:`EventDataset`; the
+Samples of the class-folder layout are taken from the classes in turn (the first file of each class, then the
+second of each, ...; files by name, numbers in names compare as numbers), so that an index names the same sample on
+every machine and any first N samples (``--limit N``, a training range) cover the classes evenly.  :func:`open_dataset` checks the layout and returns an :class:`EventDataset`; the
 files themselves are read later, one at a time (:func:`snnc.runtime.events.load_events`).
 """
 from __future__ import annotations
@@ -121,11 +122,13 @@ def open_dataset(root: str | Path) -> EventDataset:
                             "list them, in label order, in classes.txt")
         order = sorted(((int(p.name), p) for p in folders), key=lambda t: t[0])
         names = [str(i) for i in range(order[-1][0] + 1)] if order else []
+    per_class = [(label, _event_files(folder)) for label, folder in order]
     files, labels = [], []
-    for label, folder in order:
-        found = _event_files(folder)
-        files += found
-        labels += [label] * len(found)
+    for k in range(max((len(f) for _, f in per_class), default=0)):
+        for label, found in per_class:
+            if k < len(found):
+                files.append(found[k])
+                labels.append(label)
     if not files:
         raise SnncError(f"data set {str(root)!r} holds no event files ({', '.join(EVENT_SUFFIXES)}) in its class "
                         "folders")

@@ -46,15 +46,15 @@ def _ev(n=5, seed=0):
                        rng.integers(0, 2, n))
 
 
-def test_class_folders_by_index_are_ordered_by_class_then_file(tmp_path):
+def test_class_folders_by_index_take_the_classes_in_turn(tmp_path):
     for c, names in {"1": ["b10.npy", "b9.npy"], "0": ["a.bin"], "10": ["z.npy"]}.items():
         (tmp_path / c).mkdir()
         for n in names:
             save_events(tmp_path / c / n, _ev())
     (tmp_path / "0" / "notes.txt").write_text("not an event file")
     ds = open_dataset(tmp_path)
-    assert [p.name for p in ds.files] == ["a.bin", "b9.npy", "b10.npy", "z.npy"]
-    assert ds.labels.tolist() == [0, 1, 1, 10] and len(ds.classes) == 11
+    assert [p.name for p in ds.files] == ["a.bin", "b9.npy", "z.npy", "b10.npy"]
+    assert ds.labels.tolist() == [0, 1, 10, 1] and len(ds.classes) == 11
 
 
 def test_classes_txt_names_the_folders_in_label_order(tmp_path):

@@ -40,7 +40,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "dataset": {
         "kind": Key(str, "mnist", ("mnist", "events"), help="MNIST idx files, or a folder of event files"),
         "path": Key(str, REQUIRED, help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz), "
-                    "or (kind = 'events') a folder with labels.csv and .npy event files"),
+                    "or (kind = 'events') a folder of event files: DIR/<class>/*.{bin,npy,npz,aedat4} or DIR/labels.csv"),
         "train": Key("ints", [0, 7999], length=2, min=0, help="first and last sample index (inclusive) to train on"),
         "eval": Key("ints", [8000, 9999], length=2, min=0, help="first and last sample index (inclusive) to evaluate"),
         "shape": Key("ints", None, length=3, min=1, help="[C, H, W] of the input (events datasets)"),

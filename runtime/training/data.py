@@ -2,8 +2,8 @@
 
 * MNIST from its IDX files (``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``), indexed by sample
   number so that a config's ``train = [0, 7999]`` / ``eval = [8000, 9999]`` ranges select samples.
-* A folder of event files: ``labels.csv`` with lines ``file,label`` and one ``.npy`` event array per sample (fields
-  x, y, t, p as :mod:`snnc.runtime.events` reads them).
+* A folder of event files (:mod:`snnc.runtime.datasets`): class folders ``DIR/<class>/*.{bin,npy,npz,aedat4}``, or
+  ``labels.csv`` with lines ``file,label``; any format :mod:`snnc.runtime.eventio` reads.
 
 Encodings (``[encoding] kind``), all built on :mod:`snnc.runtime.events`, so that the simulator sees the same events:
 
@@ -12,11 +12,13 @@ Encodings (``[encoding] kind``), all built on :mod:`snnc.runtime.events`, so tha
   what training draws directly with ``torch.poisson`` (fast, fresh every epoch).
 * ``saccade``: :func:`~snnc.runtime.events.saccade_events` (two polarity channels, 34x34 for MNIST), one fixed event
   stream per sample, binned once.
-* ``events``: the files' own events, binned into ``timesteps`` steps of ``step_us``.
+* ``events``: the files' own events, binned into ``timesteps`` steps of ``step_us`` (events at or after
+  ``timesteps * step_us`` are left out, for the chip too).  This is Qualia-SNN's ``IntegrateEventsByFixedDuration``
+  (``duration = step_us``) followed by ``Split2TimeSteps`` (``chunks = timesteps``), keeping the first chunk of each
+  recording; docs/training.md compares the two.
 """
 from __future__ import annotations
 
-import csv
 import gzip
 from pathlib import Path
 
@@ -68,24 +70,6 @@ def load_mnist(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return imgs, labels
 
 
-def load_event_folder(folder: str | Path, shape) -> tuple[list[Path], np.ndarray]:
-    """The files and labels listed in ``folder/labels.csv`` (lines ``file,label``)."""
-    folder = Path(folder)
-    lab = folder / "labels.csv"
-    if not lab.is_file():
-        raise SnncError(f"dataset.path {str(folder)!r} has no labels.csv (lines 'file,label', one per sample)")
-    files, labels = [], []
-    with open(lab, newline="") as f:
-        for i, row in enumerate(csv.reader(f)):
-            if not row or row[0].startswith("#") or (i == 0 and row[0].strip().lower() == "file"):
-                continue
-            if len(row) != 2 or not row[1].strip().lstrip("-").isdigit():
-                raise SnncError(f"{lab}: line {i + 1} is not 'file,label': {','.join(row)!r}")
-            files.append(folder / row[0].strip())
-            labels.append(int(row[1]))
-    return files, np.asarray(labels, dtype=np.int64)
-
-
 class Dataset:
     """One split of a configured dataset.  ``frames(idx, generator)`` gives input counts ``[B, T, C, H, W]``;
     ``events(i)`` gives the event stream of sample ``i`` for the simulator (same events as ``eval_frames``)."""
@@ -103,7 +87,10 @@ class Dataset:
             self.labels = labels[lo: hi + 1]
             self.shape = input_shape(cfg)
         else:
-            files, labels = load_event_folder(d["path"], d["shape"])
+            from snnc.runtime.datasets import open_dataset
+
+            ds = open_dataset(d["path"])
+            files, labels = ds.files, ds.labels
             self._check_range(split, lo, hi, len(labels))
             self.files = files[lo: hi + 1]
             self.labels = labels[lo: hi + 1]
@@ -132,7 +119,8 @@ class Dataset:
                 rate_hz = self.max_rate / self.step_us * 1e6
                 return poisson_events(img, duration_us=self.duration_us, max_rate_hz=rate_hz, rng=rng)
             return saccade_events(img, duration_us=self.duration_us, rng=rng)
-        return load_events(self.files[i], shape=self.shape)
+        ev = load_events(self.files[i], shape=self.shape)
+        return ev[ev["t"] < self.duration_us]  # the T steps of step_us: what training sees, the chip sees
 
     def sample_frames(self, i: int) -> np.ndarray:
         """``events(i)`` binned into ``[T, C, H, W]`` counts."""
