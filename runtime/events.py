@@ -107,8 +107,10 @@ def load_events(path_or_array, shape=None, what: str | None = None) -> np.ndarra
                 bad = np.nonzero(ev[f] >= lim)[0]
                 if bad.size:
                     i = int(bad[0])
+                    fix = ("; fit them with --crop X0,Y0,W,H and/or --downsample N (snnc simulate, snnc evaluate)"
+                           if f != "p" else "")
                     raise SnncError(f"{what}: event {i} has {f}={int(ev[f][i])}, outside the input {name} {lim} "
-                                    f"(input shape C,H,W = {c},{h},{w}); {bad.size} event(s) out of range")
+                                    f"(input shape C,H,W = {c},{h},{w}); {bad.size} event(s) out of range{fix}")
         if np.any(np.diff(ev["t"]) < 0):
             warnings.warn(f"{what}: event times are not sorted; sorting them (stable)", stacklevel=2)
             ev = ev[np.argsort(ev["t"], kind="stable")]
