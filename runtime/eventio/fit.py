@@ -76,7 +76,9 @@ def check_fits(events: np.ndarray, input_shape, what: str, sensor_size=None, dvs
                         f"{c},{h},{w}); p is the polarity or input channel")
     size = f"sensor {sensor_size[0]}x{sensor_size[1]}, " if sensor_size else ""
     where = "the chip's DVS input" if dvs else "the model's input"
-    raise SnncError(f"{what}: the events span {span[0]}x{span[1]} pixels ({size}W x H), larger than {where} "
+    i = int(np.argmax((events["x"] >= w) | (events["y"] >= h)))
+    raise SnncError(f"{what}: event {i} has x={int(events['x'][i])}, y={int(events['y'][i])}: the events span "
+                    f"{span[0]}x{span[1]} pixels ({size}W x H), larger than {where} "
                     f"{c}x{h}x{w} (C,H,W); fit them with {_suggest(span, (h, w))}")
 
 
