@@ -13,7 +13,7 @@ def add_dataset_options(p) -> None:
     g.add_argument("--workers", type=int, metavar="N", default=None, help="worker processes (default: all cores); "
                    "results are identical to --workers 1, in the same order")
     g.add_argument("--scheduler", metavar="ADDRESS", help="run the samples on a Dask cluster, e.g. "
-                   "tcp://10.0.0.5:8786 (pip install 'snnc[dask]'; the files must be readable there)")
+                   "tcp://HOST:8786 (pip install 'snnc[dask]'; the files must be readable there)")
     g.add_argument("--crop", metavar="X0,Y0,W,H", help="keep the events in this sensor window (shifted to 0,0)")
     g.add_argument("--downsample", type=int, metavar="N", help="divide event coordinates by N (after --crop)")
     g.add_argument("--target", default="speck2f", help="chip to compile a model file for (default speck2f)")
