@@ -62,7 +62,7 @@ def _simulator(job: Job):
 
 def run_sample(job: Job, path: str) -> tuple[list[int], int]:
     """(output spikes per feature, input events) of one event file."""
-    from snnc.runtime.eventio.fit import events_for_simulator
+    from snnc.runtime.eventfit import events_for_simulator
 
     sim = _simulator(job)
     base = sim.program

@@ -8,7 +8,7 @@ import pytest
 import snnc
 from snnc.cli import main
 from snnc.compiler.errors import SnncError
-from snnc.runtime.eventio.fit import events_for_simulator, parse_crop, software_fit
+from snnc.runtime.eventfit import events_for_simulator, parse_crop, software_fit
 from snnc.runtime.events import make_events, saccade_events
 from snnc.runtime.simulator import Simulator
 

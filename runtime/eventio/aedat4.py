@@ -42,7 +42,7 @@ def read_aedat4(path: Path) -> tuple[np.ndarray, tuple[int, int] | None]:
 
 
 def _finish(t, x, y, on, size):
-    from snnc.runtime.events import make_events
+    from .layout import make_events
 
     t = np.asarray(t, np.int64)
     t0 = int(t.min()) if t.size else 0

@@ -26,7 +26,7 @@ TS_BITS = 23
 
 def decode_atis_bin(raw: bytes | np.ndarray, what: str) -> np.ndarray:
     """Decode the bytes of an ATIS ``.bin`` file into an event array (x, y, t, p)."""
-    from snnc.runtime.events import make_events
+    from .layout import make_events
 
     buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw
     if buf.size % RECORD_BYTES:

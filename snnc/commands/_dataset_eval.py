@@ -23,7 +23,7 @@ def add_dataset_options(p) -> None:
 
 def run_dataset(args) -> int:
     from snnc.compiler.errors import SnncError
-    from snnc.runtime.eventio.fit import check_downsample, parse_crop
+    from snnc.runtime.eventfit import check_downsample, parse_crop
     from snnc.runtime.evaluation import evaluate_dataset, load_model_config, write_predictions
 
     if args.limit is not None and args.limit < 1:

@@ -55,7 +55,7 @@ def run(args) -> int:
             raise SnncError(f"{args.output}: folder {parent} does not exist")
     sim = Simulator.from_config(args.config, overflow=args.overflow, slow_clock_hz=args.slow_clock,
                                 leak_can_fire=True if args.leak_can_fire else None, reference=args.reference)
-    from snnc.runtime.eventio.fit import check_downsample, events_for_simulator, parse_crop
+    from snnc.runtime.eventfit import check_downsample, events_for_simulator, parse_crop
 
     events, note = events_for_simulator(sim, args.events, parse_crop(args.crop), check_downsample(args.downsample),
                                         what=args.events)

@@ -117,9 +117,9 @@ def events_for_simulator(sim, source, crop=None, downsample=None, what: str | No
     """Read ``source`` (an event file, a recording or an array), fit it to ``sim``'s input and check it.
 
     Returns ``(events, note)`` and sets ``sim.program`` to the DVS-layer set-up when the chip does the fitting."""
-    from snnc.runtime.events import load_events
+    from .events import load_events
 
-    from . import EventRecording, read_recording
+    from .eventio import EventRecording, read_recording
 
     if isinstance(source, EventRecording):
         rec = source
