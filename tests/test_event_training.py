@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from snnc.runtime.events import make_events, save_events
-from snnc.runtime.training.config import parse_config
+from snnc.runtime.training.config import train_config_from_dict
 from snnc.runtime.training.data import Dataset
 from snnc.runtime.training.evaluate import evaluate
 from snnc.runtime.training.train import train_from_config
@@ -25,7 +25,7 @@ def _folder(tmp_path, n=12):
 
 def test_binning_is_integrate_by_fixed_duration_then_split_to_time_steps(tmp_path):
     _folder(tmp_path)
-    cfg = parse_config({"dataset": {"kind": "events", "path": str(tmp_path), "shape": [2, 8, 8], "classes": 2,
+    cfg = train_config_from_dict({"dataset": {"kind": "events", "path": str(tmp_path), "shape": [2, 8, 8], "classes": 2,
                                     "train": [0, 7], "eval": [8, 11]},
                         "encoding": {"kind": "events", "timesteps": 4, "step_us": 1000},
                         "model": {"channels": [2], "kernels": [3]}})
