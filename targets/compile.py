@@ -25,15 +25,14 @@ def run_pipeline(model, options: CompileOptions | None = None, until: str = "ass
 
 def compile_model(model, options: CompileOptions | None = None, output: str | Path | None = None) -> dict:
     """Compile to a configuration dict; write it atomically to ``output`` when given.  Raises DoesNotFit (exit 1)."""
-    from .config import build_config, write_config
+    from .config import build_and_write_config, build_config
 
     result = run_pipeline(model, options, until="quantize")
     if not result.fits:
         raise DoesNotFit(result)
-    config = build_config(result)
     if output is not None:
-        write_config(config, output)
-    return config
+        return build_and_write_config(result, output)
+    return build_config(result)
 
 
 __all__ = ["CompileOptions", "CompileResult", "DoesNotFit", "resolve_target", "run_pipeline", "compile_model"]

@@ -38,7 +38,13 @@ _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Feat
 
 
 def _np(t) -> np.ndarray:
-    return t.detach().cpu().double().numpy() if hasattr(t, "detach") else np.asarray(t, dtype=np.float64)
+    if not hasattr(t, "detach"):
+        return np.asarray(t, dtype=np.float64)
+    t = t.detach().cpu()
+    try:  # numpy widens float32 to float64 exactly, and faster than torch's .double() on a fresh tensor
+        return t.numpy().astype(np.float64)
+    except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16) or a tensor that needs grad
+        return t.double().numpy()
 
 
 def _is_sinabs(m) -> bool:

@@ -30,7 +30,7 @@ def run(args) -> int:
     from snnc.targets.compile import run_pipeline
     from snnc.compiler.quantize import check_policy
     from snnc.compiler.report import format_report
-    from snnc.targets.config import atomic_write, build_config, write_config
+    from snnc.targets.config import atomic_write, build_and_write_config
 
     check_policy(args.quantize)
     out = Path(args.output)
@@ -52,8 +52,7 @@ def run(args) -> int:
             print(format_report(result, source=args.model))
             print(f"nothing written to {out}", file=sys.stderr)
         return 1
-    config = build_config(result)
-    write_config(config, out)
+    config = build_and_write_config(result, out)
     if args.flash_binary:
         from snnc.targets.samna_adapter import flash_binary
 

@@ -10,6 +10,7 @@ from ...compiler.chip import OUTPUT, resolve_decimate
 from ...compiler.options import readout_layer as spread_readout_layer
 from ...compiler.errors import SnncError, _jsonable
 from ..speck import SPECK_NEURON
+from .arrays import remember
 from .gcpause import gc_paused
 
 FORMAT_VERSION = 1
@@ -80,12 +81,15 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None =
     if len(dests) > destinations:
         raise SnncError(f"{layer.name}: {len(dests)} destinations; a core has {destinations}")
     dests += [_disabled_destination() for _ in range(destinations - len(dests))]
+    arrays = {}
+    for key, a in (("weights", w), ("biases", bias), ("neurons_initial_value", v0)):
+        a = np.ascontiguousarray(a)
+        arrays[key] = a.tolist()
+        remember(arrays[key], a)  # the checks and the writer of the same compile read the array (arrays.py)
     return {
         "dimensions": {"input_shape": _shape(c, ih, iw), "output_shape": _shape(f, oh, ow),
                        "padding": _xy(layer.padding), "stride": _xy(layer.stride), "kernel_size": int(kh)},
-        "weights": w.tolist(),
-        "biases": bias.tolist(),
-        "neurons_initial_value": v0.tolist(),
+        **arrays,
         "leak_enable": bool(layer.bias is not None and np.any(bias)),
         "leak_internal_slow_clk_enable": False,
         "threshold_high": int(layer.threshold_high),

@@ -13,6 +13,7 @@ from ...compiler.errors import SnncError
 from ...compiler.geometry import conv_output_size
 from ...compiler.quantize import chip_threshold_low
 from ..speck import get_target
+from .arrays import known_array, remember
 from .build import FORMAT_VERSION
 from .gcpause import gc_paused
 
@@ -96,9 +97,26 @@ def _validator_class():
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
+@lru_cache(maxsize=1)
+def _fast_validator():
+    """The schema compiled to Python by fastjsonschema: the check every load runs.  Compiled as draft-04, whose
+    ``integer`` is strict (1.0 and true are not integers), like :func:`_validator_class`; the schema uses only
+    keywords that mean the same in draft-04 and 2020-12 (tests/test_config_fast_check.py holds both to the same
+    verdicts).  Only when it rejects does jsonschema run, to name every problem."""
+    import fastjsonschema
+
+    return fastjsonschema.compile({**config_schema(), "$schema": "http://json-schema.org/draft-04/schema#"})
+
+
 def _check_schema(config: dict, where: str) -> None:
+    import fastjsonschema
     import jsonschema
 
+    try:
+        _fast_validator()(config)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
     validator = _validator_class()(config_schema())
     errors = list(validator.iter_errors(config))
     if not errors:
@@ -111,7 +129,54 @@ def _check_schema(config: dict, where: str) -> None:
     problems.raise_any()
 
 
+_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
+@lru_cache(maxsize=256)
+def _skeleton(shape: tuple) -> bytes:
+    """The JSON text of a regular array of ``shape`` with its digits and minus signs removed: ``[[,,],[,,]]``."""
+    inner = b""
+    for n in reversed(shape):
+        inner = b"[" + b",".join([inner] * n) + b"]"
+    return inner
+
+
+def _int_array_fast(value, ndim: int) -> np.ndarray | None:
+    """A regular nested list of integers as an int64 array, without a Python step per element; None when ``value``
+    is anything else (empty, ragged, wrong depth, floats, booleans, strings, integers beyond 2**53): the slow path
+    then finds out which.  orjson writes the list as JSON text in C; the text with its digits and minus signs removed
+    must be exactly the bracket-and-comma skeleton of the shape read from the first elements, so every element is a
+    plain integer (true, 1.5, "1", null would leave letters, dots or quotes), and numpy reads the numbers."""
+    import orjson
+
+    known = known_array(value)  # built from this very array a moment ago (targets/config/arrays.py)
+    if known is not None and known.ndim == ndim:
+        return known
+    shape, v = [], value
+    for _ in range(ndim):
+        if not isinstance(v, list) or not v:
+            return None
+        shape.append(len(v))
+        v = v[0]
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    if text.translate(None, b"0123456789-") != _skeleton(tuple(shape)):
+        return None
+    size = int(np.prod(shape))
+    if len(text) - len(_skeleton(tuple(shape))) == size and text.count(b"0") == size:
+        values = np.zeros(size, np.int64)  # one "0" per element and no other digit: all zeros (initial states)
+    else:
+        values = np.fromstring(text.translate(_BRACKETS_TO_SPACES), dtype=np.int64, sep=",")
+        if values.size != size:
+            return None
+    remember(value, text=text)  # for the writer, when this check is part of writing
+    return values.reshape(shape)
+
+
 def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
+    fast = _int_array_fast(value, ndim)
+    if fast is not None:
+        return fast
     try:
         a = np.array(value)
     except (ValueError, OverflowError):

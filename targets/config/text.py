@@ -2,12 +2,33 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from ...compiler.errors import SnncError
 from ...compiler.fileio import atomic_write
 from .gcpause import gc_paused
+from .arrays import array_memo, known_text
 from .load import load_config
+
+
+@lru_cache(maxsize=1024)
+def _key(key: str) -> str:
+    return json.dumps(key)
+
+
+def _scalar(x) -> str:
+    """``json.dumps(x)`` for one value, without its machinery for the common plain types."""
+    t = type(x)
+    if t is int:
+        return int.__repr__(x)
+    if x is True:
+        return "true"
+    if x is False:
+        return "false"
+    if x is None:
+        return "null"
+    return json.dumps(x, allow_nan=False)
 
 
 def _has_dict(x) -> bool:
@@ -19,9 +40,12 @@ def _has_dict(x) -> bool:
 
 def _short(x: dict) -> str | None:
     """A small dict without lists, on one line (e.g. ``{"x": 1, "y": 2}``), or None."""
-    if any(isinstance(v, list) for v in x.values()):
-        return None
-    text = json.dumps(x, separators=(", ", ": "), allow_nan=False)
+    if any(isinstance(v, (list, dict)) or type(k) is not str for k, v in x.items()):
+        if any(isinstance(v, list) for v in x.values()):
+            return None
+        text = json.dumps(x, separators=(", ", ": "), allow_nan=False)
+    else:  # flat, string keys: the same text, faster
+        text = "{" + ", ".join(f"{_key(k)}: {_scalar(v)}" for k, v in x.items()) + "}"
     return text if len(text) <= 80 else None
 
 
@@ -35,7 +59,7 @@ def _encode(x, depth: int, out: list) -> None:
         out.append("{\n")
         items = list(x.items())
         for k, (key, value) in enumerate(items):
-            out.append(f"{pad} {json.dumps(str(key))}: ")
+            out.append(f"{pad} {_key(str(key))}: ")
             _encode(value, depth + 1, out)
             out.append(",\n" if k < len(items) - 1 else "\n")
         out.append(pad + "}")
@@ -46,8 +70,27 @@ def _encode(x, depth: int, out: list) -> None:
             _encode(value, depth + 1, out)
             out.append(",\n" if k < len(x) - 1 else "\n")
         out.append(pad + "]")
-    else:  # scalars and arrays of numbers: one line
-        out.append(json.dumps(x, separators=(",", ":"), allow_nan=False))
+    elif isinstance(x, list):  # arrays of numbers: one line
+        out.append(_number_array(x))
+    else:  # scalars
+        out.append(_scalar(x))
+
+
+def _number_array(x: list) -> str:
+    """``json.dumps(x, separators=(",", ":"))``, in C for arrays of integers (the weights): orjson writes integers
+    as json does, so its text is used when it holds nothing but digits, minus signs, commas and brackets."""
+    import orjson
+
+    text = known_text(x)  # made from the array the list was built from, or while it was checked
+    if text is not None:
+        return text.decode("ascii")
+    try:
+        text = orjson.dumps(x)
+    except (TypeError, orjson.JSONEncodeError):
+        text = None
+    if text is not None and not text.translate(None, b"0123456789-,[]"):
+        return text.decode("ascii")
+    return json.dumps(x, separators=(",", ":"), allow_nan=False)
 
 
 def dumps_config(config: dict) -> str:
@@ -66,6 +109,18 @@ def dumps_config(config: dict) -> str:
 @gc_paused
 def write_config(config: dict, path: str | Path) -> Path:
     """Check ``config`` (as :func:`load_config` does), then write it atomically: nothing half-written on failure."""
-    load_config(config)
-    text = dumps_config(config)
+    with array_memo():
+        load_config(config)
+        text = dumps_config(config)
     return atomic_write(path, text.encode("utf-8"))
+
+
+def build_and_write_config(result, path: str | Path) -> dict:
+    """``build_config(result)`` written with :func:`write_config` (every check), in one memo of the arrays: the
+    checks and the writer read the numpy arrays the lists were made from (``arrays.py``).  Returns the dict."""
+    from .build import build_config
+
+    with array_memo():
+        config = build_config(result)
+        write_config(config, path)
+    return config
