@@ -14,7 +14,8 @@ Processing order -- what "bit-accurate" means here (see docs/simulator.md for th
 3. An event (c, x, y) arriving at a core updates its target neurons in ascending (output feature, y, x) order [U,
    chosen].  Each neuron: ``V = integrate(V, W[o][c][ky][kx], threshold_low)``, then ``fire(V, threshold_high)``
    (``runtime/neuron.py``).  A spike is handled completely -- counted, decimated, monitored, sent to destination 0
-   and its cascade finished, then to destination 1 -- before the next target neuron is updated.
+   and its cascade finished, then to destination 1 -- before the next target neuron is updated.  (The kernel updates all
+   targets first when the core cannot reach itself: the same result, see ``kernel.py``.)
 4. A spike of core N at (o, y, x): the spike count of core N is incremented (every spike, before the decimator);
    if the output decimator is enabled, a per-core counter passes only every N-th spike (the N-th is the first
    passed) [I]; a passed spike is recorded as an output event with un-pooled coordinates when ``monitor_enable``

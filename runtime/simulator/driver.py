@@ -14,6 +14,33 @@ from .reference import ReferenceSimulator
 from .result import SimResult, readout_model, split_outputs, trace_array
 
 
+def _smallest_int(value_range, smallest=np.int8):
+    """The smallest signed integer type, at least ``smallest``, that holds ``value_range`` (weights: int8 on Speck;
+    states: int32, roomy for the int16 state and every threshold, so no update result is ever truncated)."""
+    for t in (np.int8, np.int16, np.int32, np.int64):
+        if np.dtype(t).itemsize >= np.dtype(smallest).itemsize and np.iinfo(t).min <= value_range[0] \
+                and value_range[1] <= np.iinfo(t).max:
+            return t
+    return np.int64
+
+
+def on_a_loop(destinations: dict[int, list[int]]) -> set[int]:
+    """The cores that can reach themselves through their destinations (``{core: [destination layer, ...]}``;
+    layers that are not keys, such as the readout, end a path)."""
+    loop = set()
+    for start in destinations:
+        seen, todo = set(), list(destinations[start])
+        while todo:
+            n = todo.pop()
+            if n == start:
+                loop.add(start)
+                break
+            if n in destinations and n not in seen:
+                seen.add(n)
+                todo.extend(destinations[n])
+    return loop
+
+
 def dvs_transform(dvs: SimDvs, ev: np.ndarray):
     """The DVS layer on an event array: returns (keep mask, feature, x, y).  Order as SPECK.md section 8: polarity
     select/merge, pooling, region of interest (origin..cut inclusive, shifted to 0,0), mirror x/y, diagonal swap."""
@@ -79,6 +106,7 @@ class Simulator:
         w_parts, s_parts = [], []
         w_off = s_off = 0
         B = np.zeros((P.shape[0], max(c.out_shape[0] for c in prog.cores.values())), np.int64)
+        cyclic = on_a_loop({ci: [d[0] for d in prog.cores[ci].destinations] for ci in used})
         for col, ci in enumerate(used):
             c = prog.cores[ci]
             F, oh, ow = c.out_shape
@@ -87,19 +115,19 @@ class Simulator:
                         k=c.kernel, sy=c.stride[0], sx=c.stride[1], py=c.padding[0], px=c.padding[1],
                         thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero), mon=int(c.monitor),
                         dec_n=c.decimator, n_dest=len(c.destinations), w_off=w_off, s_off=s_off, used=1,
-                        leak=int(c.leak_enable), col=col)
+                        leak=int(c.leak_enable), col=col, cyc=int(ci in cyclic))
             for j, (layer, pool, shift) in enumerate(c.destinations[:2]):
                 layer = RO if layer == chip.readout_layer else layer
                 vals[f"d{j}_layer"], vals[f"d{j}_pool"], vals[f"d{j}_shift"] = layer, pool, shift
             for k, v in vals.items():
                 row[_P[k]] = v
-            w_parts.append(c.weights.transpose(1, 0, 2, 3).ravel())  # [c][o][ky][kx]
-            s_parts.append(c.v_init.ravel())
+            w_parts.append(c.weights.transpose(1, 2, 3, 0).ravel())  # [c][ky][kx][o]
+            s_parts.append(c.v_init.transpose(1, 2, 0).ravel())  # [y][x][o] (kernel.state_index)
             B[ci, :F] = c.biases
             w_off += c.weights.size
             s_off += c.v_init.size
-        W = np.concatenate(w_parts).astype(np.int64)
-        S = np.concatenate(s_parts).astype(np.int64)
+        W = np.concatenate(w_parts).astype(_smallest_int(chip.weight_range))
+        S = np.concatenate(s_parts).astype(_smallest_int(chip.state_range, np.int32))
         counts = np.zeros_like(S)
         if prog.input_source == "dvs":
             ok, f, x, y = dvs_transform(prog.dvs, ev)
@@ -148,8 +176,9 @@ class Simulator:
         for ci in used:
             c = prog.cores[ci]
             o, sz = P[ci, _P["s_off"]], c.v_init.size
-            spike_counts[ci] = counts[o:o + sz].reshape(c.out_shape).copy()
-            final[ci] = S[o:o + sz].reshape(c.out_shape).copy()
+            F, oh, ow = c.out_shape
+            spike_counts[ci] = np.ascontiguousarray(counts[o:o + sz].reshape(oh, ow, F).transpose(2, 0, 1))
+            final[ci] = np.ascontiguousarray(S[o:o + sz].reshape(oh, ow, F).transpose(2, 0, 1)).astype(np.int64)
         t_end = int(ev["t"][-1]) if n else 0
         return SimResult(outputs, spike_counts, final, {c: int(in_ev[c]) for c in used},
                          {c: int(synops[c]) for c in used}, {c: int(spikes[c]) for c in used},

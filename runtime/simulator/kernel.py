@@ -4,6 +4,16 @@ Programs are packed into integer arrays by the driver (``driver.py``): ``P[core,
 weights ``W`` and states ``S`` flattened per core, biases ``B[core, feature]``.  The processing order is the one
 stated in ``snnc.runtime.simulator``'s docstring; the reference simulator (``reference.py``) follows the same rules
 in plain Python.
+
+Memory layout (for the inner loop to run over contiguous memory): a core's states (and spike counts) are
+``[y][x][feature]`` (:func:`state_index`), its weights ``[in feature][ky][kx][out feature]``, so one event's update of
+the neurons at one output position is one run of ``out_f`` states against one run of ``out_f`` weights.
+
+An event arriving at a core that cannot reach itself through its destinations (``P[core, CYC] == 0``: every core of
+a feed-forward network) updates all its target neurons first, then handles their spikes in ascending (feature, y, x)
+order, each spike's cascade finished before the next.  The cascade never comes back to this core, so this gives
+exactly the order of the rules (update a neuron, handle its spike at once, go on), which the kernel follows
+literally for cores on a loop (``CYC == 1``).
 """
 from __future__ import annotations
 
@@ -14,11 +24,11 @@ from .. import neuron
 
 _P_FIELDS = ("in_c", "in_h", "in_w", "out_f", "out_h", "out_w", "k", "sy", "sx", "py", "px", "thh", "thl", "rtz",
              "mon", "dec_n", "n_dest", "d0_layer", "d0_pool", "d0_shift", "d1_layer", "d1_pool", "d1_shift",
-             "w_off", "s_off", "used", "leak", "col")
+             "w_off", "s_off", "used", "leak", "col", "cyc")
 _P = {name: i for i, name in enumerate(_P_FIELDS)}
 
 (IN_C, IN_H, IN_W, OUT_F, OUT_H, OUT_W, K, SY, SX, PY, PX, THH, THL, RTZ, MON, DEC_N, N_DEST, D0_LAYER, D0_POOL,
- D0_SHIFT, D1_LAYER, D1_POOL, D1_SHIFT, W_OFF, S_OFF, USED, LEAK, COL) = range(len(_P_FIELDS))
+ D0_SHIFT, D1_LAYER, D1_POOL, D1_SHIFT, W_OFF, S_OFF, USED, LEAK, COL, CYC) = range(len(_P_FIELDS))
 # the neuron rules of runtime/neuron.py, compiled (the same source the reference simulator calls)
 integrate = numba.njit(cache=True, inline="always")(neuron.integrate)
 fire = numba.njit(cache=True, inline="always")(neuron.fire)
@@ -26,9 +36,32 @@ fire = numba.njit(cache=True, inline="always")(neuron.fire)
 #: layer ``DVS`` is a monitored DVS event.  The driver maps them to and from the target's own ids.
 RO = -1
 DVS = -2
-# stack frame columns: core, c, x, y, o, oy, ox (next target), oy0, oy1, ox0, ox1 (target ranges)
-# and for the optional trace: trace id (-1 until the frame is first processed), parent trace id, synops of the
+# stack frame columns: core, c, x, y, o, oy, ox (next target), oy0, oy1, ox0, ox1 (target ranges).  For a core with
+# CYC == 0, columns 4..6 are instead: -1 - (next spike in ``fired``) once its targets are updated (0 before), the end
+# and the start of its spikes in ``fired``.
+# And for the optional trace: trace id (-1 until the frame is first processed), parent trace id, synops of the
 # delivery.  Trace state: tr [cap, 5] rows (t, core, synops, parent, outputs); trn = [rows used, overflowed, tracing]
+
+
+@numba.njit(cache=True, inline="always")
+def state_index(P, core, o, y, x):
+    """Index in ``S`` (and the spike counts) of neuron (o, y, x) of ``core``: states are [y][x][feature]."""
+    return P[core, S_OFF] + (y * P[core, OUT_W] + x) * P[core, OUT_F] + o
+
+
+@numba.njit(cache=True)
+def fired_capacity(P):
+    """Size of the kernel's ``fired`` buffer: room for the spikes of one event at every acyclic core at once (in a
+    feed-forward cascade each core has at most one event whose spikes are pending), then the spike flags of one
+    output position."""
+    n = 0
+    f_max = 0
+    for core in range(P.shape[0]):
+        if P[core, USED] and not P[core, CYC]:
+            k = P[core, K]
+            n += P[core, OUT_F] * (-(-k // P[core, SY])) * (-(-k // P[core, SX]))
+            f_max = max(f_max, P[core, OUT_F])
+    return n + f_max
 
 @numba.njit(cache=True)
 def _grow(buf, n):
@@ -38,7 +71,7 @@ def _grow(buf, n):
     new[:n] = buf[:n]
     return new
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out, dropped, tr, trn, parent):
     """Deliver event (c, x, y) to ``core``: push a frame (or record it when core is the readout)."""
     if core == RO:
@@ -56,16 +89,24 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out
     sy = P[core, SY]
     ax = x + P[core, PX]
     ay = y + P[core, PY]
-    ox0 = -((k - 1 - ax) // sx)  # ceil((ax - k + 1) / sx)
+    if sx == 1:  # (no division for the common stride)
+        ox0 = ax - k + 1
+        ox1 = ax
+    else:
+        ox0 = -((k - 1 - ax) // sx)  # ceil((ax - k + 1) / sx)
+        ox1 = ax // sx
     if ox0 < 0:
         ox0 = 0
-    ox1 = ax // sx
     if ox1 > P[core, OUT_W] - 1:
         ox1 = P[core, OUT_W] - 1
-    oy0 = -((k - 1 - ay) // sy)
+    if sy == 1:
+        oy0 = ay - k + 1
+        oy1 = ay
+    else:
+        oy0 = -((k - 1 - ay) // sy)
+        oy1 = ay // sy
     if oy0 < 0:
         oy0 = 0
-    oy1 = ay // sy
     if oy1 > P[core, OUT_H] - 1:
         oy1 = P[core, OUT_H] - 1
     in_ev[core] += 1
@@ -97,11 +138,11 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out
     stack[sp, 13] = n
     return sp + 1, out, n_out, dropped
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out,
           dropped, tr, trn, src):
     """A neuron of ``core`` spiked: count, decimate, monitor, push its destinations (1 first, so 0 runs first)."""
-    counts[P[core, S_OFF] + (o * P[core, OUT_H] + oy) * P[core, OUT_W] + ox] += 1
+    counts[state_index(P, core, o, oy, ox)] += 1
     spikes[core] += 1
     if P[core, DEC_N] > 0:
         dec[core] += 1
@@ -138,10 +179,71 @@ def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, syn
                 return sp, out, n_out, dropped
     return sp, out, n_out, dropped
 
+@numba.njit(cache=True, inline="always")
+def _sort_small(a, lo, hi):
+    """Sort a[lo:hi] in place (insertion sort: a handful of spikes per event; numpy's sort beyond that)."""
+    if hi - lo > 32:
+        a[lo:hi] = np.sort(a[lo:hi])
+        return
+    for i in range(lo + 1, hi):
+        v = a[i]
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@numba.njit(cache=True, inline="always")
+def _update_all(P, W, S, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1, sat):
+    """Update every target neuron of event (c, ax - px, ay - py) at an acyclic ``core``; append the spikes to
+    ``fired`` as keys ``o << 32 | y << 16 | x``, sorted: they come in ascending (feature, y, x) order.  Returns the new top of ``fired``."""
+    F = P[core, OUT_F]
+    k = P[core, K]
+    sx = P[core, SX]
+    sy = P[core, SY]
+    ow = P[core, OUT_W]
+    thh = P[core, THH]
+    thl = P[core, THL]
+    rtz = P[core, RTZ] != 0
+    npos = (oy1 - oy0 + 1) * (ox1 - ox0 + 1)
+    wc = P[core, W_OFF] + c * k * k * F
+    flags = fired.shape[0] - F  # the end of ``fired``: which of the F neurons at one position spiked
+    start = top
+    for oy in range(oy0, oy1 + 1):
+        wrow = wc + (ay - oy * sy) * k * F
+        srow = P[core, S_OFF] + oy * ow * F
+        for ox in range(ox0, ox1 + 1):
+            wb = wrow + (ax - ox * sx) * F
+            sb = srow + ox * F
+            # the inner loop: F contiguous states against F contiguous weights, without a branch.  It runs on
+            # slices: indexed from 0 by the loop counter, numba needs no negative-index check and LLVM vectorizes
+            # it (6x faster than S[sb + o] measured)
+            s_run = S[sb:sb + F]
+            w_run = W[wb:wb + F]
+            flag_run = fired[flags:flags + F]
+            n_spikes = 0
+            for o in range(F):
+                v = integrate(s_run[o], w_run[o], thl, sat)
+                v, s = fire(v, thh, rtz)
+                s_run[o] = v
+                flag_run[o] = s
+                n_spikes += s
+            if n_spikes:
+                for o in range(F):
+                    if flag_run[o]:
+                        fired[top] = (o << 32) | (oy << 16) | ox
+                        top += 1
+    if npos > 1 and top - start > 1:
+        _sort_small(fired, start, top)
+    return top
+
+
 @numba.njit(cache=True)
 def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out, dropped, tr,
-           trn):
+           trn, fired):
     """Run the stack of pending deliveries to completion, depth-first."""
+    top = 0  # top of ``fired``: the spikes still to be handled of the acyclic frames on the stack
     while sp > 0:
         fr = sp - 1
         core = stack[fr, 0]
@@ -168,59 +270,77 @@ def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, 
             if stack[fr, 13] == 0:  # no targets
                 sp -= 1
                 continue
-        o = stack[fr, 4]
-        oy = stack[fr, 5]
-        ox = stack[fr, 6]
         oy0 = stack[fr, 7]
         oy1 = stack[fr, 8]
         ox0 = stack[fr, 9]
         ox1 = stack[fr, 10]
-        F = P[core, OUT_F]
-        k = P[core, K]
-        sx = P[core, SX]
-        sy = P[core, SY]
-        ax = x + P[core, PX]
-        ay = y + P[core, PY]
-        oh = P[core, OUT_H]
-        ow = P[core, OUT_W]
-        thh = P[core, THH]
-        thl = P[core, THL]
-        rtz = P[core, RTZ] != 0
-        wbase = P[core, W_OFF] + c * F * k * k
-        sbase = P[core, S_OFF]
-        fired = False
-        so = 0
-        soy = 0
-        sox = 0
-        while o < F:
-            while oy <= oy1:
-                wrow = wbase + (o * k + (ay - oy * sy)) * k + ax
-                srow = sbase + (o * oh + oy) * ow
-                while ox <= ox1:
-                    v = integrate(S[srow + ox], W[wrow - ox * sx], thl, sat)
-                    v, s = fire(v, thh, rtz)
-                    S[srow + ox] = v
-                    ox += 1
-                    if s:
-                        fired = True
+        if P[core, CYC] == 0:
+            if stack[fr, 4] >= 0:  # first visit: update every target, then hand out the spikes one by one
+                start = top
+                top = _update_all(P, W, S, fired, top, core, c, x + P[core, PX], y + P[core, PY], oy0, oy1, ox0,
+                                  ox1, sat)
+                stack[fr, 4] = -1 - start
+                stack[fr, 5] = top
+                stack[fr, 6] = start
+            nxt = -1 - stack[fr, 4]
+            if nxt >= stack[fr, 5]:
+                top = stack[fr, 6]
+                sp -= 1
+                continue
+            stack[fr, 4] = -2 - nxt
+            key = fired[nxt]
+            so = key >> 32
+            soy = (key >> 16) & 0xFFFF
+            sox = key & 0xFFFF
+        else:
+            o = stack[fr, 4]
+            oy = stack[fr, 5]
+            ox = stack[fr, 6]
+            F = P[core, OUT_F]
+            k = P[core, K]
+            sx = P[core, SX]
+            sy = P[core, SY]
+            ax = x + P[core, PX]
+            ay = y + P[core, PY]
+            ow = P[core, OUT_W]
+            thh = P[core, THH]
+            thl = P[core, THL]
+            rtz = P[core, RTZ] != 0
+            wbase = P[core, W_OFF] + c * F * k * k
+            sbase = P[core, S_OFF]
+            fired_now = False
+            so = 0
+            soy = 0
+            sox = 0
+            while o < F:
+                while oy <= oy1:
+                    wrow = wbase + (ay - oy * sy) * k * F + o
+                    srow = sbase + oy * ow * F + o
+                    while ox <= ox1:
+                        v = integrate(S[srow + ox * F], W[wrow + (ax - ox * sx) * F], thl, sat)
+                        v, s = fire(v, thh, rtz)
+                        S[srow + ox * F] = v
+                        ox += 1
+                        if s:
+                            fired_now = True
+                            break
+                    if fired_now:
+                        so = o
+                        soy = oy
+                        sox = ox - 1
                         break
-                if fired:
-                    so = o
-                    soy = oy
-                    sox = ox - 1
+                    ox = ox0
+                    oy += 1
+                if fired_now:
                     break
-                ox = ox0
-                oy += 1
-            if fired:
-                break
-            oy = oy0
-            o += 1
-        if not fired:
-            sp -= 1
-            continue
-        stack[fr, 4] = o
-        stack[fr, 5] = oy
-        stack[fr, 6] = ox
+                oy = oy0
+                o += 1
+            if not fired_now:
+                sp -= 1
+                continue
+            stack[fr, 4] = o
+            stack[fr, 5] = oy
+            stack[fr, 6] = ox
         sp, out, n_out, dropped = _emit(P, stack, sp, core, so, soy, sox, t, row, counts, dec, spikes, in_ev,
                                         synops, ev_syn, out, n_out, dropped, tr, trn, stack[fr, 11])
         if sp < 0:
@@ -233,6 +353,7 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
     n_out = 0
     dropped = 0
     ticks_done = 0
+    fired = np.empty(fired_capacity(P), np.int64)
     for i in range(ev_t.shape[0]):
         t = ev_t[i]
         if leak_hz > 0.0:
@@ -251,7 +372,7 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
                         b = B[core, o]
                         for yy in range(oh):
                             for xx in range(ow):
-                                idx = P[core, S_OFF] + (o * oh + yy) * ow + xx
+                                idx = state_index(P, core, o, yy, xx)
                                 v = integrate(S[idx], b, thl, sat)
                                 if leak_fire:
                                     v, s = fire(v, thh, rtz)
@@ -264,7 +385,7 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
                                             return -1, out, n_out, dropped
                                         sp, out, n_out, dropped = _drain(P, W, S, stack, sp, tt, i, sat, counts,
                                                                          dec, spikes, in_ev, synops, ev_syn, out,
-                                                                         n_out, dropped, tr, trn)
+                                                                         n_out, dropped, tr, trn, fired)
                                         if sp < 0:
                                             return -1, out, n_out, dropped
                                 else:
@@ -285,7 +406,7 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
             if sp < 0:
                 return -1, out, n_out, dropped
             sp, out, n_out, dropped = _drain(P, W, S, stack, sp, t, i, sat, counts, dec, spikes, in_ev, synops,
-                                             ev_syn, out, n_out, dropped, tr, trn)
+                                             ev_syn, out, n_out, dropped, tr, trn, fired)
             if sp < 0:
                 return -1, out, n_out, dropped
     return 0, out, n_out, dropped
