@@ -5,6 +5,7 @@ Every command that writes (compile, simulate, report, train, the encoders) goes 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,23 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_input(path, what: str = "input") -> Path:
+    """Refuse, with one line, an input path that is missing, a folder, a loop of links, or not a regular file (a
+    FIFO would block forever, /dev/zero would never end); return it as a ``Path``."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise SnncError(f"{p}: no such file; check the path") from None
+    except OSError as e:
+        raise SnncError(f"{p}: cannot open this {what} file ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SnncError(f"{p}: is a folder; give the {what} file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise SnncError(f"{p}: is not a regular file (a device, pipe or socket); give the {what} file itself")
+    return p
+
+
 def check_output(path, flag: str = "-o", inputs: dict | None = None, probe: bool = False) -> Path:
     """Refuse an output path before any work is done; return it as a ``Path``.
 
@@ -89,6 +107,10 @@ def check_output(path, flag: str = "-o", inputs: dict | None = None, probe: bool
                             "path (snnc does not create folders)")
         if out.is_dir():
             raise SnncError(f"{flag} {out}: is a folder; give a file name")
+        if out.exists() and not out.is_file():
+            raise SnncError(f"{flag} {out}: is not a regular file (a device, pipe or socket); snnc writes a "
+                            "temporary file and renames it, which would replace it: give a file path (`snnc check` "
+                            "only checks)")
         if out.is_symlink() and not out.exists():
             raise SnncError(f"{flag} {out}: is a symbolic link that leads nowhere (broken, or a loop); remove it or "
                             "choose another path")

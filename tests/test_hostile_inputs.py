@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def snapshot(folder: Path) -> dict:
             rel = os.path.relpath(p, folder)
             if os.path.islink(p):
                 out[rel] = "link:" + os.readlink(p)
+            elif not stat.S_ISREG(os.lstat(p).st_mode):
+                out[rel] = f"special:{stat.S_IFMT(os.lstat(p).st_mode)}"  # a FIFO: never read it
             else:
                 with open(p, "rb") as fh:
                     out[rel] = hashlib.sha256(fh.read()).hexdigest()
@@ -582,6 +585,30 @@ def test_damaged_files(cli, work, name, damage):
         (work / "data").mkdir(exist_ok=True)
     _, _, err = cli(argv, work)
     assert name in err[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+@pytest.mark.parametrize("role", ["events", "config", "model"])
+def test_inputs_that_never_end(cli, work, kind, role):
+    """A FIFO without a writer would block forever, /dev/zero would never end: both refused at once."""
+    name = {"events": "e.npy", "config": "c.json", "model": "m.pt"}[role]
+    path = work / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    argv = {"events": ["simulate", work / "cfg.json", "--events", path],
+            "config": ["simulate", path, "--events", work / "ev.npy"], "model": ["check", path]}[role]
+    _, _, err = cli(argv, work)
+    assert "not a regular file" in err[0] and name in err[0]
+
+
+def test_output_to_a_device_is_refused(cli, work):
+    """`-o /dev/null` would be replaced by a regular file (snnc renames a temporary file onto the output)."""
+    _, _, err = cli(["compile", work / "ok.nir", "-o", "/dev/null"], work)
+    assert "not a regular file" in err[0]
+    assert not os.path.isfile("/dev/null")
 
 
 def test_odd_file_names(cli, work):

@@ -37,6 +37,7 @@ from pathlib import Path
 
 
 from ..errors import SnncError
+from ..fileio import check_input
 from ..ir import Graph
 from .shape import parse_shape  # noqa: F401  (re-exported: the CLI and users import it from here)
 
@@ -80,10 +81,9 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
         return _load_object(model, shape)
 
     path = Path(model)
-    if not path.exists():
-        raise SnncError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise SnncError(f"{path}: is a directory, not a model file; pass the .pt, .pth or .nir file itself")
+    check_input(path, "model")
     suffix = path.suffix.lower()
     if suffix not in TORCH_SUFFIXES + NIR_SUFFIXES + ONNX_SUFFIXES:
         raise SnncError(f"{path}: unknown model format {suffix or '(no extension)'!r}; snnc reads .pt/.pth "

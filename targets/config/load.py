@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...compiler.errors import SnncError
+from ...compiler.fileio import check_input
 from ...compiler.geometry import conv_output_size
 from ...compiler.quantize import chip_threshold_low
 from ..speck import get_target
@@ -67,6 +68,7 @@ def load_config(source: str | Path | dict) -> dict:
         config = source
     else:
         where = str(source)
+        check_input(source, "configuration")
         try:
             text = Path(source).read_text(encoding="utf-8")
         except FileNotFoundError:
