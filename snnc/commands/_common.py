@@ -66,14 +66,6 @@ def check_estimate_options(args) -> None:
                  maximum=MAX_ACTIVITY)
 
 
-def check_decimate(result) -> None:
-    """``--decimate`` names real layers and ratios, also where nothing is compiled (check, report)."""
-    if result.options.decimate and result.chip is not None:
-        from snnc.compiler.chip import resolve_decimate  # the check `snnc compile` applies
-
-        resolve_decimate(result.chip, result.options.decimate, result.target)
-
-
 def parse_int_list(text: str | None, what: str) -> list[int] | None:
     if text is None:
         return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import add_model_options, check_decimate, check_estimate_options, options_from_args
+from ._common import add_model_options, check_estimate_options, options_from_args
 from ._energy import add_energy_options, qualia_settings_from_args
 
 
@@ -30,12 +30,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from snnc.compiler.quantize import check_policy
     from snnc.compiler.report import format_report
     from snnc.targets.compile import run_pipeline
 
     check_estimate_options(args)
-    check_policy(args.quantize)
     options = options_from_args(args)
     qualia = qualia_settings_from_args(args)
     if qualia is not None and not (args.events or args.input_rate is not None):
@@ -44,7 +42,6 @@ def run(args) -> int:
         raise SnncError("the energy estimate needs activity: give --events EVENTS.npy (simulated) or --input-rate "
                         "EVENTS_PER_S (static estimate)")
     result = run_pipeline(args.model, options, until="assign")
-    check_decimate(result)
     extra = {}
     bandwidth_options = args.synops_limit or args.activity is not None or args.max_latency_ms is not None
     if bandwidth_options and not (args.events or args.input_rate is not None):

@@ -1,7 +1,7 @@
 """snnc report: one self-contained HTML page with memory use, synaptic operations per core, spikes and energy."""
 from __future__ import annotations
 
-from ._common import add_model_options, check_decimate, check_estimate_options, options_from_args
+from ._common import add_model_options, check_estimate_options, options_from_args
 from ._energy import add_energy_options, qualia_settings_from_args
 
 
@@ -34,12 +34,10 @@ def run(args) -> int:
     from snnc.compiler.bandwidth import parse_synops_limits
     from snnc.compiler.fileio import check_output
     from snnc.compiler.html_report import render_html, report_data, write_html
-    from snnc.compiler.quantize import check_policy
     from snnc.runtime.measure import analyze, measure
     from snnc.targets.compile import run_pipeline
 
     check_estimate_options(args)
-    check_policy(args.quantize)
     # say so before minutes of simulation, not after
     check_output(args.output, "-o", {"MODEL": args.model, "--events": args.events}, probe=True)
     limits = parse_synops_limits(args.synops_limit)
@@ -52,7 +50,6 @@ def run(args) -> int:
 
         step("compile")
         result = run_pipeline(args.model, options, until="assign")
-        check_decimate(result)
         bar.update()
         meas = None
         if args.events and result.fits:
