@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except SnncError as e:
-        print(f"snnc: error: {one_line(e)}", file=sys.stderr)
+        print(f"snnc: error: {e if getattr(e, 'report', False) else one_line(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("snnc: interrupted", file=sys.stderr)

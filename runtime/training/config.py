@@ -57,12 +57,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "model": {
         "kind": Key(str, "scnn", ("scnn", "resnet"), help="a spiking CNN, or a small spiking ResNet (each conv "
                     "layer followed by a residual block of two 3x3 convs)"),
-        "channels": Key("ints", REQUIRED, min=1, max=1024, help="output channels of each conv layer"),
+        "channels": Key("ints", REQUIRED, min=1, max=65536, help="output channels of each conv layer"),
         "kernels": Key("ints", REQUIRED, min=1, max=16, help="square kernel size of each conv layer"),
         "strides": Key("ints", None, min=1, max=8, help="stride of each conv layer (default 1)"),
         "paddings": Key("ints", None, min=0, max=7, help="padding of each conv layer (default kernel // 2)"),
         "pools": Key("ints", None, min=1, max=4, help="sum pooling after each conv layer (default 1: none)"),
-        "hidden": Key("ints", [], min=1, max=1024, help="sizes of the hidden linear layers before the output layer"),
+        "hidden": Key("ints", [], min=1, max=65536, help="sizes of the hidden linear layers before the output layer"),
     },
     "neuron": {
         "model": Key(str, "iaf", ("iaf", "lif"), help="integrate-and-fire (the chip's), or leaky (software only)"),
