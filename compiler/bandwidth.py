@@ -125,9 +125,20 @@ def _activity_for(activity, layer: ChipLayer, i: int) -> float:
     if isinstance(activity, dict):
         for key in (layer.name, i, str(i)):
             if key in activity:
-                return float(activity[key])
-        return float(activity.get("*", DEFAULT_ACTIVITY))
-    return float(activity)
+                return _check_activity(activity[key])
+        return _check_activity(activity.get("*", DEFAULT_ACTIVITY))
+    return _check_activity(activity)
+
+
+def _check_activity(value) -> float:
+    try:
+        a = float(value)
+    except (TypeError, ValueError, OverflowError):
+        a = float("nan")
+    if not math.isfinite(a) or a < 0:
+        raise SnncError(f"--activity {value}: give a non-negative number of output spikes per input event "
+                        "(e.g. 1.0)")
+    return a
 
 
 # ---------------------------------------------------------------------------------------------------------------

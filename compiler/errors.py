@@ -18,6 +18,9 @@ class SnncError(Exception):
     """Unusable input or usage.  ``str(err)`` is one readable line naming the thing and the fix."""
 
     exit_code = 2
+    #: True for an error that carries a whole report on purpose (its lines are printed as they are); any other
+    #: message is printed as one line, with newlines and control characters (e.g. from a file name) escaped.
+    report = False
 
 
 @dataclass

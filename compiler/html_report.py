@@ -88,7 +88,8 @@ def _png(fig) -> str:
 
 def _label(row) -> str:
     core = "-" if row.get("core") is None else row["core"]
-    return f"core {core}\n{row.get('name') or row.get('layer')}"
+    name = str(row.get('name') or row.get('layer')).replace("$", r"\$")  # a user's "$" is not matplotlib's math
+    return f"core {core}\n{name}"
 
 
 def plot_memory(layers: list[dict]) -> str | None:

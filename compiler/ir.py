@@ -29,8 +29,32 @@ from .geometry import conv_output_size
 Shape = tuple
 
 
+def real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array; SnncError naming ``name`` when it holds complex numbers, text or other objects
+    (numpy would drop an imaginary part with only a warning, or fail with an error that names nothing)."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise SnncError(f"{name}: is not a numeric array ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                        "give real numbers") from None
+    if a.dtype.kind == "c":
+        raise SnncError(f"{name}: holds complex numbers; the chip takes real parameters: give real values (e.g. "
+                        "the real part, if the imaginary part is 0 by intent)")
+    if a.dtype.kind not in "biuf":
+        raise SnncError(f"{name}: holds {a.dtype} values ({type(x).__name__}), not numbers; give real numbers")
+    try:
+        return a.astype(np.float64, copy=False)
+    except (ValueError, TypeError, OverflowError) as e:  # pragma: no cover - numeric kinds convert
+        raise SnncError(f"{name}: cannot be read as numbers ({e})") from None
+
+
+def _not_empty(a: np.ndarray, name: str) -> None:
+    if a.size == 0:
+        raise SnncError(f"{name}: is empty (shape {list(a.shape)}); a layer needs at least one input and one output")
+
+
 def _arr(x, name: str, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
-    a = np.asarray(x, dtype=dtype)
+    a = real_array(x, name) if dtype is np.float64 else np.asarray(x, dtype=dtype)
     if ndim is not None and a.ndim != ndim:
         raise SnncError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
     return a
@@ -107,6 +131,7 @@ class Conv2d(Node):
 
     def __post_init__(self):
         self.weight = _arr(self.weight, f"{self.name}.weight", 4)
+        _not_empty(self.weight, f"{self.name}.weight")
         if self.bias is not None:
             self.bias = _arr(self.bias, f"{self.name}.bias", 1)
             if self.bias.shape[0] != self.weight.shape[0]:
@@ -159,6 +184,7 @@ class Linear(Node):
 
     def __post_init__(self):
         self.weight = _arr(self.weight, f"{self.name}.weight", 2)
+        _not_empty(self.weight, f"{self.name}.weight")
         if self.bias is not None:
             self.bias = _arr(self.bias, f"{self.name}.bias", 1)
             if self.bias.shape[0] != self.weight.shape[0]:
@@ -263,11 +289,11 @@ class IAF(Node):
     kind = "IAF"
 
     def __post_init__(self):
-        self.threshold = np.asarray(self.threshold, dtype=np.float64)
+        self.threshold = real_array(self.threshold, f"{self.name}.threshold")
         if self.threshold_low is not None:
-            self.threshold_low = np.asarray(self.threshold_low, dtype=np.float64)
+            self.threshold_low = real_array(self.threshold_low, f"{self.name}.threshold_low")
         if self.v_init is not None:
-            self.v_init = np.asarray(self.v_init, dtype=np.float64)
+            self.v_init = real_array(self.v_init, f"{self.name}.v_init")
         if self.reset not in ("subtract", "zero"):
             raise SnncError(f"{self.name}: reset must be 'subtract' or 'zero', got {self.reset!r}")
         if self.spike_mode not in ("single", "multi"):
@@ -307,8 +333,8 @@ class LIF(Node):
     kind = "LIF"
 
     def __post_init__(self):
-        self.tau_mem = np.asarray(self.tau_mem, dtype=np.float64)
-        self.threshold = np.asarray(self.threshold, dtype=np.float64)
+        self.tau_mem = real_array(self.tau_mem, f"{self.name}.tau_mem")
+        self.threshold = real_array(self.threshold, f"{self.name}.threshold")
 
     def out_shape(self, in_shapes):
         return self._one_input(in_shapes)

@@ -22,6 +22,7 @@ from .passes.chip_passes import CHIP_PASSES
 from .passes.dvs_passes import DVS_PASSES
 from .passes.graph_passes import GRAPH_PASSES
 from .passes.group import group_chip_layers
+from .sanity import check_values
 
 ALL_GRAPH_PASSES = {**GRAPH_PASSES, **DVS_PASSES}
 
@@ -146,6 +147,11 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.graph = graph
         return result
     graph.validate()
+    bad_values = check_values(graph)
+    if bad_values.errors:  # stop here: no pass may compute on NaN / inf / zero thresholds
+        result.diagnostics.extend(bad_values)
+        result.graph = graph
+        return result
     stages = PIPELINES[target.family]
     for name in stages["graph"]:
         graph = ALL_GRAPH_PASSES[name](graph, ctx)

@@ -208,7 +208,13 @@ def quantize_layer(layer: ChipLayer, target, policy: str = "sinabs", diags: Diag
     if used == "integer":
         report["note"] = "already integer and in range: kept as is (scale 1)"
     problems = []
-    if nonzero and zeroed / nonzero > WARN_FRACTION:
+    if nonzero and zeroed == nonzero:
+        diags.error("quantization", layer.name, f"all {nonzero} non-zero weights round to 0 at scale {scale:.4g} "
+                    f"(limited by {limited_by}): the layer would never pass a spike",
+                    "the weights are tiny next to the threshold (or the floor): scale the weights up or the "
+                    "threshold down" + ("; or try --quantize percentile" if policy == "sinabs" else ""),
+                    measured=zeroed, limit=nonzero - 1)
+    elif nonzero and zeroed / nonzero > WARN_FRACTION:
         problems.append(f"{zeroed} of {nonzero} non-zero weights ({100 * zeroed / nonzero:.2f} %) round to 0")
     if rel_thr > WARN_FRACTION:
         problems.append(f"the threshold moves by {100 * rel_thr:.2f} % ({layer.threshold_high:g} x {scale:.4g} "

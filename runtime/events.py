@@ -24,6 +24,8 @@ from ..compiler.errors import SnncError
 from .eventio.layout import EVENT_DTYPE, make_events  # noqa: E402,F401  (the layout lives with the readers)
 
 _INT16_MAX = np.iinfo(np.int16).max
+#: Latest event time accepted (us): far beyond any recording, and far from int64 overflow in time arithmetic.
+MAX_TIME_US = 2 ** 62
 
 
 def _as_event_array(arr, what: str) -> np.ndarray:
@@ -40,9 +42,26 @@ def _as_event_array(arr, what: str) -> np.ndarray:
     if missing:
         raise SnncError(f"{what}: event array lacks field(s) {', '.join(missing)} (has {', '.join(arr.dtype.names)}); "
                         "fields x, y, t (microseconds), p are needed")
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
     for f in ("x", "y", tname, "p"):
         kind = arr.dtype[f].kind
+        if arr.dtype[f].shape:
+            raise SnncError(f"{what}: field {f!r} holds sub-arrays of shape {arr.dtype[f].shape}; one integer per "
+                            "event is needed")
         if kind not in "iub":
+            if kind == "f" and arr.size:
+                col = arr[f]
+                finite = np.isfinite(col)
+                if not finite.all():
+                    i = int(np.argmin(finite))
+                    raise SnncError(f"{what}: event {i} has {f} = {col.ravel()[i]}; event fields must be whole "
+                                    "numbers")
+                big = np.abs(col) >= 2.0 ** 62
+                if big.any():
+                    i = int(np.argmax(big))
+                    raise SnncError(f"{what}: event {i} has {f} = {col.ravel()[i]:g}, far beyond any event "
+                                    f"{'time (microseconds)' if f == tname else 'coordinate'}; check the file")
             if kind == "f" and arr.size and np.all(np.mod(arr[f], 1) == 0):
                 continue  # float fields holding whole numbers are accepted
             raise SnncError(f"{what}: field {f!r} has dtype {arr.dtype[f]}, integers are needed "
@@ -57,7 +76,16 @@ def _as_event_array(arr, what: str) -> np.ndarray:
         if f == "p" and col.size and col.max() > 127:
             raise SnncError(f"{what}: field 'p' holds {int(col.max())}, outside 0..127")
         ev[f] = col
-    ev["t"] = arr[tname].astype(np.int64)
+    tcol = arr[tname]
+    if tcol.size and tcol.dtype.kind == "u" and int(tcol.max()) >= MAX_TIME_US:
+        i = int(np.argmax(tcol))
+        raise SnncError(f"{what}: event {i} has time {int(tcol[i])} us, beyond {MAX_TIME_US} us (146,000 years); "
+                        "check the file's time unit (microseconds)")
+    ev["t"] = tcol.astype(np.int64)
+    if ev.size and int(ev["t"].max()) >= MAX_TIME_US:
+        i = int(np.argmax(ev["t"]))
+        raise SnncError(f"{what}: event {i} has time {int(ev['t'][i])} us, beyond {MAX_TIME_US} us (146,000 years); "
+                        "check the file's time unit (microseconds)")
     return ev
 
 

@@ -7,6 +7,8 @@ functions) and the training frontend.  The names below are a stable interface:
 * ``integrate(v, w, threshold_low, saturate=True) -> v`` -- add one weight (or one leak/bias step) to the state:
   ``v + w``, then saturated to the int16 range (or wrapped modulo 2**16 when ``saturate`` is false), then floored at
   ``threshold_low``;
+* ``leak_ticks(v, b, threshold_low, n, saturate=True) -> v`` -- ``n`` leak updates that cannot fire, as ``n``
+  calls of ``integrate`` but in constant time where a closed form exists;
 * ``fire(v, threshold_high, return_to_zero) -> (v, spiked)`` -- at most one spike: if ``v >= threshold_high`` the
   neuron spikes and the state becomes ``0`` (return to zero) or ``v - threshold_high`` (subtract, the default);
 * ``decimator_ratio(interval) -> N`` -- the output decimator passes one spike in N for its 3-bit interval.
@@ -42,6 +44,50 @@ def integrate(v, w, threshold_low, saturate=True):
     if v < threshold_low:
         v = threshold_low
     return v
+
+
+def leak_ticks(v, b, threshold_low, n, saturate=True):
+    """``n`` leak updates of one neuron that cannot fire: exactly ``n`` calls of ``integrate(v, b, ...)``, in
+    constant time where a closed form exists (saturating state, or wrapping without a floor above the int16
+    minimum); otherwise one update at a time.
+
+    Saturating: after the first update ``v >= threshold_low``; then each update is ``min(v + b, INT16_MAX)`` for
+    ``b >= 0`` and ``max(v + b, threshold_low)`` for ``b < 0``, so ``k`` of them add ``k * b`` and clip once; after
+    65536 updates every state has reached its end, so ``k`` is capped there (no overflow for any ``n``).
+    Wrapping with ``threshold_low <= INT16_MIN``: addition modulo 2**16, so ``n * b`` only matters modulo 2**16.
+    (Self-contained, like the others, so that numba compiles it: the update rule is written out.)
+    """
+    if n <= 0:
+        return v
+    steps = n
+    if saturate or threshold_low <= INT16_MIN:
+        steps = 1  # the first update as ``integrate``; the rest in closed form below
+    for _ in range(steps):
+        v = v + b
+        if saturate:
+            if v > INT16_MAX:
+                v = INT16_MAX
+            elif v < INT16_MIN:
+                v = INT16_MIN
+        else:
+            v = (v - INT16_MIN) % _SPAN + INT16_MIN
+        if v < threshold_low:
+            v = threshold_low
+    rest = n - steps
+    if rest <= 0:
+        return v
+    if saturate:
+        k = rest if rest < _SPAN else _SPAN
+        v = v + k * b
+        if b >= 0:
+            if v > INT16_MAX:
+                v = INT16_MAX
+        else:
+            low = threshold_low if threshold_low > INT16_MIN else INT16_MIN
+            if v < low:
+                v = low
+        return v
+    return (v - INT16_MIN + (rest % _SPAN) * b) % _SPAN + INT16_MIN
 
 
 def fire(v, threshold_high, return_to_zero):

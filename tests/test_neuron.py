@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnc.runtime.neuron import INT16_MAX, INT16_MIN, decimator_ratio, fire, integrate
+from snnc.runtime.neuron import INT16_MAX, INT16_MIN, decimator_ratio, fire, integrate, leak_ticks
 
 states = st.integers(INT16_MIN, INT16_MAX)
 weights = st.integers(-128, 127)
@@ -77,3 +77,25 @@ def test_decimator_ratio():
     assert [decimator_ratio(i) for i in range(8)] == [2, 4, 8, 16, 32, 128, 256, 512]
     with pytest.raises(ValueError):
         decimator_ratio(8)
+
+
+jit_leak_ticks = numba.njit(leak_ticks)
+
+
+@settings(max_examples=400)
+@given(v=states, b=st.integers(-1024, 1023) | st.integers(INT16_MIN, INT16_MAX),
+       low=floors | st.just(INT16_MIN), n=st.integers(0, 300) | st.integers(65530, 70000),
+       saturate=st.booleans())
+def test_leak_ticks_is_n_integrates(v, b, low, n, saturate):
+    """The closed form (and its numba build) equals n leak updates one at a time."""
+    want = v
+    for _ in range(n):
+        want = integrate(want, b, low, saturate)
+    assert leak_ticks(v, b, low, n, saturate) == want
+    assert jit_leak_ticks(v, b, low, n, saturate) == want
+
+
+def test_leak_ticks_of_a_huge_gap_is_instant():
+    assert leak_ticks(0, 3, -100, 10 ** 15) == INT16_MAX
+    assert leak_ticks(0, -3, -100, 10 ** 15) == -100
+    assert leak_ticks(5, 7, INT16_MIN, 10 ** 15, saturate=False) == (5 + 10 ** 15 * 7 - INT16_MIN) % 65536 + INT16_MIN

@@ -32,14 +32,18 @@ import io
 import pickletools
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 
 from ..errors import SnncError
+from ..fileio import check_input
 from ..ir import Graph
 from .shape import parse_shape  # noqa: F401  (re-exported: the CLI and users import it from here)
 
 TORCH_SUFFIXES = (".pt", ".pth")
+#: What a frontend raises on a damaged or hand-made graph (odd types, missing fields, wrong ranks).
+_MALFORMED = (ValueError, TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError)
 NIR_SUFFIXES = (".nir",)
 ONNX_SUFFIXES = (".onnx",)
 
@@ -77,10 +81,9 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
         return _load_object(model, shape)
 
     path = Path(model)
-    if not path.exists():
-        raise SnncError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise SnncError(f"{path}: is a directory, not a model file; pass the .pt, .pth or .nir file itself")
+    check_input(path, "model")
     suffix = path.suffix.lower()
     if suffix not in TORCH_SUFFIXES + NIR_SUFFIXES + ONNX_SUFFIXES:
         raise SnncError(f"{path}: unknown model format {suffix or '(no extension)'!r}; snnc reads .pt/.pth "
@@ -95,6 +98,9 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
         except SnncError as e:
             msg = str(e)
             raise SnncError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+        except _MALFORMED as e:  # a hand-made or damaged file: say so in one line, never a traceback
+            raise SnncError(f"{path}: the ONNX graph is malformed ({type(e).__name__}: {_first_line(e)}); export "
+                            "it again with torch.onnx.export") from None
         fmt = "onnx"
     elif suffix in TORCH_SUFFIXES:
         from .torch_frontend import from_torch
@@ -113,6 +119,9 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
             graph = from_nir(nir_graph, input_shape=shape, name=path.stem)
         except SnncError as e:
             raise SnncError(f"{path}: {e}") from None
+        except _MALFORMED as e:  # a hand-made or damaged file: say so in one line, never a traceback
+            raise SnncError(f"{path}: the NIR graph is malformed ({type(e).__name__}: {_first_line(e)}); write it "
+                            "with nir.write(path, graph) from a valid graph") from None
         fmt = "nir"
     graph.meta.update({"format": fmt, "path": str(path), "sha256": sha256_of(path)})
     return graph
@@ -146,6 +155,10 @@ def _load_object(obj, shape) -> Graph:
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch's legacy (non-zip) torch.save format starts with this pickled int
+#: Bounds on the pickle scanner (see scan_pickle_globals).  torch.save of a 27-module CNN: 15 KB, 6,000 opcodes.
+MAX_PICKLE_BYTES = 16 << 20
+MAX_PICKLE_OPS = 1_000_000
+MAX_ARCHIVE_BYTES = 2 << 30
 
 
 def _scan_one_pickle(f) -> tuple[list[tuple[str, str]], object]:
@@ -161,6 +174,8 @@ def _scan_one_pickle(f) -> tuple[list[tuple[str, str]], object]:
     n_ops = 0
     for op, arg, _pos in pickletools.genops(f):
         n_ops += 1
+        if n_ops > MAX_PICKLE_OPS:
+            raise _TooBig(f"its pickle has more than {MAX_PICKLE_OPS:,} opcodes")
         name = op.name
         if name == "GLOBAL":
             mod, _, qual = str(arg).partition(" ")
@@ -190,8 +205,29 @@ def _scan_one_pickle(f) -> tuple[list[tuple[str, str]], object]:
     return found, (value if n_ops <= 4 else None)
 
 
+class _TooBig(Exception):
+    """The file declares more work than any model needs (see MAX_PICKLE_BYTES / MAX_PICKLE_OPS)."""
+
+
+def _check_zip_sizes(path: Path, z: zipfile.ZipFile) -> None:
+    """Refuse archives whose entries inflate beyond what torch.load would be asked to hold."""
+    total = 0
+    for info in z.infolist():
+        total += info.file_size
+        if total > MAX_ARCHIVE_BYTES:
+            raise _TooBig(f"its entries inflate to more than {MAX_ARCHIVE_BYTES >> 20} MiB")
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > 1000 * max(info.compress_size, 1):
+            raise _TooBig(f"entry {info.filename!r} inflates {info.file_size // max(info.compress_size, 1)}-fold "
+                          "(torch.save stores its entries uncompressed)")
+
+
 def scan_pickle_globals(path: Path) -> list[str]:
-    """Every ``module.qualname`` a torch file names, read without unpickling.  SnncError if it is not one."""
+    """Every ``module.qualname`` a torch file names, read without unpickling.  SnncError if it is not one.
+
+    Bounded work: the pickle may be at most :data:`MAX_PICKLE_BYTES` (decompressed) and :data:`MAX_PICKLE_OPS`
+    opcodes, and a zip archive's entries at most :data:`MAX_ARCHIVE_BYTES` in all; a torch.save of any model the
+    chip can hold is far below each.
+    """
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
@@ -199,7 +235,13 @@ def scan_pickle_globals(path: Path) -> list[str]:
                 if not pkls:
                     raise SnncError(f"{path}: is a zip archive but not one written by torch.save (no data.pkl); "
                                     "save the model with torch.save(model, path)")
-                data = z.read(pkls[0])
+                _check_zip_sizes(path, z)
+                if z.getinfo(pkls[0]).file_size > MAX_PICKLE_BYTES:
+                    raise _TooBig(f"its data.pkl inflates to {z.getinfo(pkls[0]).file_size:,} bytes")
+                with z.open(pkls[0]) as member:
+                    data = member.read(MAX_PICKLE_BYTES + 1)  # the declared size may lie
+                if len(data) > MAX_PICKLE_BYTES:
+                    raise _TooBig(f"its data.pkl inflates to more than {MAX_PICKLE_BYTES:,} bytes")
             found, _ = _scan_one_pickle(io.BytesIO(data))
         else:
             with open(path, "rb") as f:
@@ -210,7 +252,13 @@ def scan_pickle_globals(path: Path) -> list[str]:
                         found += more
     except SnncError:
         raise
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, KeyError, IndexError, UnicodeDecodeError) as e:
+    except _TooBig as e:
+        raise SnncError(f"{path}: {e}, far more than a torch.save of any model snnc can put on a chip; refusing to "
+                        "read it (is it the right file?)") from None
+    except RecursionError:
+        raise SnncError(f"{path}: is not a readable torch model file (nested too deeply)") from None
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, KeyError, IndexError, UnicodeDecodeError,
+            NotImplementedError, zlib.error, MemoryError, OverflowError) as e:
         raise SnncError(f"{path}: is not a readable torch model file ({_first_line(e)}); it may be truncated or "
                         "not written by torch.save") from None
     out = []
@@ -318,7 +366,11 @@ def load_torch_file(path: Path, trust: bool = False):
     saved_shape = None
     if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
         if obj.get("input_shape") is not None:
-            saved_shape = parse_shape(list(obj["input_shape"]))
+            try:
+                saved_shape = parse_shape(list(obj["input_shape"]) if isinstance(obj["input_shape"], (list, tuple))
+                                          else obj["input_shape"])
+            except SnncError as e:
+                raise SnncError(f"{path}: the saved 'input_shape': {e}") from None
         obj = obj["model"]
     if isinstance(obj, nn.Module):
         return obj, saved_shape

@@ -23,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import SnncError
+from ..ir import real_array
 from ..ir import IAF, LIF, Add, AvgPool, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool, Unsupported
 from .shape import parse_shape
 
@@ -32,6 +33,7 @@ def read_nir(path) -> "object":
     import nir
 
     path = Path(path)
+    inspect_hdf5(path)
     try:
         graph = nir.read(str(path))
     except Exception as e:  # h5py / nir raise OSError, KeyError, ValueError, AssertionError ...
@@ -44,8 +46,82 @@ def read_nir(path) -> "object":
     return graph
 
 
-def _a(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
+#: Limits on what a .nir (HDF5) file may declare before nir reads it: its datasets' total size, the number of
+#: groups and datasets, and how deep groups nest.  A chip holds well under a million weights; these are far above.
+MAX_HDF5_BYTES = 256 << 20
+MAX_HDF5_OBJECTS = 100_000
+MAX_HDF5_DEPTH = 64
+
+
+def inspect_hdf5(path: Path) -> None:
+    """Look at a .nir file with h5py before ``nir.read`` does, and refuse (one line naming the dataset) what would
+    make reading it touch other files or allocate without bound: external storage (raw data kept in another
+    file), external and soft links, virtual datasets, and datasets whose declared sizes add up to more than
+    :data:`MAX_HDF5_BYTES`."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception as e:  # OSError for a non-HDF5 file; others for odd ones
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
+        raise SnncError(f"{path}: is not a readable NIR file (not HDF5: {first}); write it with "
+                        "nir.write(path, graph)") from None
+    total = n_objects = 0
+    with f:
+        stack = [(f, "/", 0)]
+        while stack:
+            group, prefix, depth = stack.pop()
+            if depth > MAX_HDF5_DEPTH:
+                raise SnncError(f"{path}: groups nest deeper than {MAX_HDF5_DEPTH} levels at {prefix!r}; not a "
+                                "NIR file snnc reads")
+            for key in group.keys():
+                where = prefix + key
+                n_objects += 1
+                if n_objects > MAX_HDF5_OBJECTS:
+                    raise SnncError(f"{path}: holds more than {MAX_HDF5_OBJECTS} groups and datasets; not a NIR "
+                                    "file snnc reads")
+                link = group.get(key, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    raise SnncError(f"{path}: {where!r} is an external link to {link.filename!r}; snnc reads no "
+                                    "other file through a .nir file: write the data into the file itself")
+                if isinstance(link, h5py.SoftLink):
+                    raise SnncError(f"{path}: {where!r} is a soft link to {link.path!r}; NIR files hold no "
+                                    "links: write the data itself")
+                obj = group.get(key)
+                if isinstance(obj, h5py.Group):
+                    stack.append((obj, where + "/", depth + 1))
+                    continue
+                if not isinstance(obj, h5py.Dataset):
+                    continue
+                if obj.external:
+                    raise SnncError(f"{path}: dataset {where!r} keeps its data in another file (HDF5 external "
+                                    f"storage: {obj.external[0][0]!r}); snnc refuses it: write the data into the "
+                                    "file itself")
+                if obj.is_virtual:
+                    raise SnncError(f"{path}: dataset {where!r} is a virtual dataset (its data lives in other "
+                                    "files); snnc refuses it: write the data into the file itself")
+                shape = obj.shape or ()
+                n = 1
+                for d in shape:
+                    n *= int(d)
+                total += n * obj.dtype.itemsize
+                if total > MAX_HDF5_BYTES:
+                    raise SnncError(f"{path}: dataset {where!r} (shape {list(shape)}) brings the file's data to "
+                                    f"more than {MAX_HDF5_BYTES >> 20} MiB; a model for the chip is far smaller: "
+                                    "is this the right file?")
+
+
+def _a(x, what: str = "a parameter") -> np.ndarray:
+    return real_array(x, what)
+
+
+def _bias(b, n: int, nid: str) -> np.ndarray:
+    a = _a(b, f"{nid}.bias")
+    try:
+        return np.broadcast_to(a, (n,)).copy()
+    except ValueError:
+        raise SnncError(f"{nid}.bias has shape {list(a.shape)} for {n} output channels; the NIR file is "
+                        "inconsistent") from None
 
 
 def _ints(x) -> tuple[int, ...]:
@@ -66,7 +142,7 @@ def _declared_shape(node, key: str, which: str = "output_type"):
 
 def _neuron_array(x, shape, what: str, name: str) -> np.ndarray:
     """A NIR neuron parameter as a 0-d array (one value) or an array of the layer's shape (per neuron)."""
-    a = _a(x)
+    a = _a(x, f"{name}.{what}")
     if a.size == 1:
         return a.reshape(())
     if a.size != int(np.prod(shape)):
@@ -99,6 +175,9 @@ def from_nir(nir_graph, input_shape=None, name: str | None = None) -> Graph:
     import nir
 
     nodes = dict(nir_graph.nodes)
+    if not any(isinstance(n, nir.Input) for n in nodes.values()):
+        raise SnncError("the NIR graph has no Input node; add nir.Input(input_type={'input': [C, H, W]}) and an "
+                        "edge from it to the first layer")
     order = nx.DiGraph()
     order.add_nodes_from(nodes)
     edges = [(str(a), str(b)) for a, b in nir_graph.edges]
@@ -176,18 +255,20 @@ def _conv2d(nid, node, ctx):
     padding, why = _conv_padding(node, nid)
     if why:
         return Unsupported(nid, op="Conv2d", detail=why, shape=_declared_shape(node, "output"))
-    w = _a(node.weight)
-    bias = None if node.bias is None else np.broadcast_to(_a(node.bias), (w.shape[0],)).copy()
+    w = _a(node.weight, f"{nid}.weight")
+    if w.ndim != 4:
+        raise SnncError(f"{nid}.weight has shape {list(w.shape)}; a Conv2d weight is [out, in, kh, kw]")
+    bias = None if node.bias is None else _bias(node.bias, w.shape[0], nid)
     return Conv2d(nid, weight=w, bias=bias, stride=_pair(node.stride), padding=padding,
                   dilation=_pair(node.dilation), groups=int(np.asarray(node.groups)))
 
 
 def _affine(nid, node, ctx):
-    return Linear(nid, weight=_a(node.weight), bias=_a(node.bias).reshape(-1))
+    return Linear(nid, weight=_a(node.weight, f"{nid}.weight"), bias=_a(node.bias, f"{nid}.bias").reshape(-1))
 
 
 def _linear(nid, node, ctx):
-    return Linear(nid, weight=_a(node.weight), bias=None)
+    return Linear(nid, weight=_a(node.weight, f"{nid}.weight"), bias=None)
 
 
 def _sumpool(nid, node, ctx):
@@ -212,7 +293,7 @@ def _flatten(nid, node, ctx):
 
 def _if(nid, node, ctx):
     thr = _neuron_array(node.v_threshold, ctx["in_shape"], "v_threshold", nid)
-    r = _a(node.r)
+    r = _a(node.r, f"{nid}.r")
     if not np.all(r == 1):
         why = _fold_r(nid, r, ctx["in_shape"], ctx["graph"], ctx["inputs_of"], ctx["consumers"], ctx["feeds"])
         if why:
@@ -221,7 +302,7 @@ def _if(nid, node, ctx):
 
 
 def _lif(nid, node, ctx):
-    return LIF(nid, tau_mem=_a(node.tau), threshold=_neuron_array(node.v_threshold, ctx["in_shape"], "v_threshold", nid),
+    return LIF(nid, tau_mem=_a(node.tau, f"{nid}.tau"), threshold=_neuron_array(node.v_threshold, ctx["in_shape"], "v_threshold", nid),
                threshold_low=None, reset="subtract", spike_mode="single", dt=None)
 
 

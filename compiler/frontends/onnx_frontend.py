@@ -165,11 +165,13 @@ def from_onnx(model, input_shape=None, name: str = "model") -> Graph:
     from onnx import numpy_helper
 
     g = model.graph
-    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+    from ..ir import real_array
+
+    init = {t.name: real_array(numpy_helper.to_array(t), f"initializer {t.name!r}") for t in g.initializer}
     for node in g.node:  # Constant nodes hold tensors too
         value = _attrs(node).get("value") if node.op_type == "Constant" else None
         if value is not None:
-            init[node.output[0]] = numpy_helper.to_array(value).astype(np.float64)
+            init[node.output[0]] = real_array(numpy_helper.to_array(value), f"constant {node.output[0]!r}")
     shapes = _value_shapes(model)
 
     graph = Graph(name)

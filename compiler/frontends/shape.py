@@ -5,6 +5,9 @@ import re
 
 from ..errors import SnncError
 
+#: Largest input dimension accepted (event coordinates are int16; the chip takes 128x128).
+MAX_SHAPE_DIM = 1 << 15
+
 
 def parse_shape(text) -> tuple[int, ...]:
     """``"2,34,34"`` (or ``"2x34x34"``, ``"[2, 34, 34]"``, a list/tuple) -> ``(2, 34, 34)``.
@@ -29,4 +32,7 @@ def parse_shape(text) -> tuple[int, ...]:
                         "(features)") from None
     if not 1 <= len(shape) <= 3 or any(d < 1 for d in shape):
         raise SnncError(f"input shape {text!r} must be 1 to 3 positive integers, like 2,34,34 (C,H,W) or 128")
+    if (shape[0] > MAX_SHAPE_DIM ** 2) if len(shape) == 1 else any(d > MAX_SHAPE_DIM for d in shape):
+        raise SnncError(f"input shape {text!r} is far beyond any chip input (events carry x, y below "
+                        f"{MAX_SHAPE_DIM}); give the model's real input shape, like 2,34,34")
     return shape

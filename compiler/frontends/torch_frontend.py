@@ -38,9 +38,14 @@ _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Feat
 
 
 def _np(t) -> np.ndarray:
+    """A tensor as float64 numpy; complex or non-float tensors keep their dtype, so that the IR node that takes
+    them refuses them naming the layer (a cast would drop the imaginary part with only a warning)."""
     if not hasattr(t, "detach"):
-        return np.asarray(t, dtype=np.float64)
+        a = np.asarray(t)
+        return a if a.dtype.kind not in "biuf" else a.astype(np.float64)
     t = t.detach().cpu()
+    if t.is_complex():
+        return t.numpy()
     try:  # numpy widens float32 to float64 exactly, and faster than torch's .double() on a fresh tensor
         return t.numpy().astype(np.float64)
     except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16) or a tensor that needs grad
@@ -144,6 +149,9 @@ def _dvs_layer(name, m, in_shape):
 def _per_layer_or_neuron(t, shape, what):
     """A sinabs parameter as a 0-d array (one value) or an array of the layer's shape (per neuron)."""
     a = _np(t)
+    if a.dtype.kind not in "biuf":
+        raise SnncError(f"{what} holds {'complex numbers' if a.dtype.kind == 'c' else a.dtype} values; the chip "
+                        "takes one real number per layer or per neuron")
     if a.size == 1:
         return a.reshape(())
     try:
@@ -161,8 +169,8 @@ def _spiking_params(name, m, shape):
     if m.spike_threshold is None:
         return Unsupported(name, op=op, detail="has no spike_threshold")
     try:
-        thr = _per_layer_or_neuron(m.spike_threshold, shape, "spike_threshold")
-        low = None if m.min_v_mem is None else _per_layer_or_neuron(m.min_v_mem, shape, "min_v_mem")
+        thr = _per_layer_or_neuron(m.spike_threshold, shape, f"{name}: spike_threshold")
+        low = None if m.min_v_mem is None else _per_layer_or_neuron(m.min_v_mem, shape, f"{name}: min_v_mem")
     except ValueError as e:
         return Unsupported(name, op=op, detail=str(e))
 
@@ -312,6 +320,8 @@ def _shape_by_running(fn, in_shapes):
     import torch
 
     if not in_shapes or any(not s for s in in_shapes):
+        return None
+    if sum(int(np.prod(s)) for s in in_shapes) > 1 << 24:  # too large to run on zeros: leave the shape unknown
         return None
     try:
         with torch.no_grad():

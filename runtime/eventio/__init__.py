@@ -101,6 +101,9 @@ def read_recording(path: str | Path) -> EventRecording:
         raise SnncError(f"{path}: no such events file")
     if path.is_dir():
         raise SnncError(f"{path}: is a folder, not an events file (data-set folders go to `snnc evaluate --dataset`)")
+    from snnc.compiler.fileio import check_input
+
+    check_input(path, "events")  # a FIFO would block, /dev/zero would never end
     fmt = detect_format(path)
     if fmt in ("npy", "npz"):
         from .npy import read_npy

@@ -162,11 +162,16 @@ def _decompress(body: bytes, compression: int, what: str) -> bytes:
         if kind == "lz4":
             import lz4.frame
 
-            return lz4.frame.decompress(body)
+            out = lz4.frame.LZ4FrameDecompressor().decompress(body, max_length=(1 << 31) + 1)
+            if len(out) > 1 << 31:  # as zstd below: a packet inflating past 2 GiB is a bomb, not a recording
+                raise SnncError(f"{what}: an AEDAT 4 packet inflates to more than 2 GiB; not a recording snnc reads")
+            return out
         if kind == "zstd":
             import zstandard
 
             return zstandard.ZstdDecompressor().decompress(body, max_output_size=1 << 31)
+    except SnncError:
+        raise
     except ImportError as e:
         raise SnncError(f"{what}: this AEDAT 4 file is {kind}-compressed and the {e.name} package is missing; "
                         "pip install 'snnc[aedat]'") from None

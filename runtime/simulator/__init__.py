@@ -39,6 +39,7 @@ operations (one per input event and target neuron) and, per input event, the syn
 """
 from __future__ import annotations
 
+from .budget import RunawayActivity
 from .driver import Simulator, dvs_transform, simulate
 from .kernel import STACK_LIMIT
 from .program import SimProgram, SimCore, SimDvs, program_from_config, read_config
@@ -47,8 +48,9 @@ from .result import OUTPUT_DTYPE, SimResult, readout_model, split_outputs
 
 # The package's modules, one job each: program.py (configuration -> SimProgram), kernel.py (the numba event loop),
 # driver.py (Simulator: packs a program, runs the kernel), result.py (SimResult, the readout model), reference.py
-# (the slow plain-Python simulator the property tests compare with).
+# (the slow plain-Python simulator the property tests compare with), budget.py (the bounds on the simulators' own
+# work: spikes per input event and in all, leak ticks).
 
 __all__ = ["Simulator", "SimResult", "simulate", "ReferenceSimulator", "SimProgram", "SimCore", "SimDvs",
            "program_from_config", "read_config", "readout_model", "split_outputs", "dvs_transform", "OUTPUT_DTYPE",
-           "STACK_LIMIT"]
+           "STACK_LIMIT", "RunawayActivity"]

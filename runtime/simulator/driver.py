@@ -8,6 +8,7 @@ import numpy as np
 
 from ...compiler.errors import SnncError
 from ..events import load_events
+from .budget import B_EVENT, RC_LEAK, RC_RUNAWAY, check_limit, leak_work_error, new_budget, runaway_error
 from .kernel import _P, _P_FIELDS, DVS, RO, STACK_LIMIT, run_kernel
 from .program import SimProgram, SimDvs, program_from_config
 from .reference import ReferenceSimulator
@@ -69,15 +70,21 @@ class Simulator:
 
     @classmethod
     def from_config(cls, config, overflow: str = "saturate", slow_clock_hz: float | None = None,
-                    leak_can_fire: bool | None = None, reference: bool = False):
+                    leak_can_fire: bool | None = None, reference: bool = False, max_events: int | None = None,
+                    max_total_events: int | None = None):
         """Build a simulator from a configuration file path or dict (docs/config-format.md).
 
         ``overflow``: ``"saturate"`` (default) or ``"wrap"`` for the int16 state.  ``slow_clock_hz``: the slow
         clock driving leak ticks (required when a core has ``leak_enable``; default from ``snnc.simulator``).
         ``leak_can_fire``: whether a leak tick can make a neuron spike (default False).  ``reference=True`` returns
-        the plain-Python reference simulator instead (same interface, slow)."""
+        the plain-Python reference simulator instead (same interface, slow).  ``max_events`` / ``max_total_events``:
+        the most spikes one input event / the whole run may cause before the run stops with ``RunawayActivity``
+        (exit 1); the defaults are far above any sound network (``budget.new_budget``, docs/limits.md)."""
+        check_limit("max_events", max_events)
+        check_limit("max_total_events", max_total_events)
         prog = program_from_config(config, overflow=overflow, slow_clock_hz=slow_clock_hz,
                                    leak_can_fire=leak_can_fire)
+        prog.max_events, prog.max_total_events = max_events, max_total_events
         if reference:
             return ReferenceSimulator(prog)
         return cls(prog)
@@ -155,14 +162,21 @@ class Simulator:
         # a call with no events first: numba loads (or compiles) the kernel on its first call, which is not event
         # processing and must not count in sim_seconds
         e0 = np.zeros(0, np.int64)
+        budget = new_budget(prog, n)
         kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
                entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
-               spikes.copy(), out.copy(), stack, tr[:0], np.zeros(3, np.int64))
+               spikes.copy(), out.copy(), stack, tr[:0], np.zeros(3, np.int64), budget.copy())
         t0 = time.perf_counter()
         rc, out, n_out, dropped = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry,
                                          prog.saturate, float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn,
-                                         in_ev, synops, spikes, out, stack, tr, trn)
+                                         in_ev, synops, spikes, out, stack, tr, trn, budget)
         sim_seconds = time.perf_counter() - t0
+        if rc == RC_RUNAWAY:
+            i = int(budget[B_EVENT])
+            raise runaway_error(prog, budget, {c: int(in_ev[c]) for c in used}, {c: int(spikes[c]) for c in used},
+                                i, int(ev["t"][i]))
+        if rc == RC_LEAK:
+            raise leak_work_error(prog, budget)
         if rc < 0:
             raise SnncError(f"simulation: the cascade of one input event grew deeper than {STACK_LIMIT} pending "
                             "events; the configuration probably has a recurrent loop that keeps firing")

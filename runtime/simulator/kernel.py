@@ -21,6 +21,7 @@ import numba
 import numpy as np
 
 from .. import neuron
+from .budget import B_COUNT, B_EVENT, B_LEAK, B_LEAK_LIMIT, B_PER_EVENT, B_START, B_TOTAL, RC_LEAK, RC_RUNAWAY
 
 _P_FIELDS = ("in_c", "in_h", "in_w", "out_f", "out_h", "out_w", "k", "sy", "sx", "py", "px", "thh", "thl", "rtz",
              "mon", "dec_n", "n_dest", "d0_layer", "d0_pool", "d0_shift", "d1_layer", "d1_pool", "d1_shift",
@@ -32,6 +33,8 @@ _P = {name: i for i, name in enumerate(_P_FIELDS)}
 # the neuron rules of runtime/neuron.py, compiled (the same source the reference simulator calls)
 integrate = numba.njit(cache=True, inline="always")(neuron.integrate)
 fire = numba.njit(cache=True, inline="always")(neuron.fire)
+leak_ticks = numba.njit(cache=True, inline="always")(neuron.leak_ticks)
+INT16_MIN = neuron.INT16_MIN
 #: Kernel-internal event-layer ids (not chip numbers): a destination ``RO`` is the readout layer, an output row with
 #: layer ``DVS`` is a monitored DVS event.  The driver maps them to and from the target's own ids.
 RO = -1
@@ -140,10 +143,13 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, n_out
 
 @numba.njit(cache=True, inline="always")
 def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out,
-          dropped, tr, trn, src):
+          dropped, tr, trn, src, budget):
     """A neuron of ``core`` spiked: count, decimate, monitor, push its destinations (1 first, so 0 runs first)."""
     counts[state_index(P, core, o, oy, ox)] += 1
     spikes[core] += 1
+    budget[B_COUNT] += 1
+    if budget[B_COUNT] - budget[B_START] > budget[B_PER_EVENT] or budget[B_COUNT] > budget[B_TOTAL]:
+        return RC_RUNAWAY, out, n_out, dropped
     if P[core, DEC_N] > 0:
         dec[core] += 1
         if dec[core] < P[core, DEC_N]:
@@ -241,7 +247,7 @@ def _update_all(P, W, S, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1, sat):
 
 @numba.njit(cache=True)
 def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, n_out, dropped, tr,
-           trn, fired):
+           trn, fired, budget):
     """Run the stack of pending deliveries to completion, depth-first."""
     top = 0  # top of ``fired``: the spikes still to be handled of the acyclic frames on the stack
     while sp > 0:
@@ -342,25 +348,47 @@ def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, 
             stack[fr, 5] = oy
             stack[fr, 6] = ox
         sp, out, n_out, dropped = _emit(P, stack, sp, core, so, soy, sox, t, row, counts, dec, spikes, in_ev,
-                                        synops, ev_syn, out, n_out, dropped, tr, trn, stack[fr, 11])
+                                        synops, ev_syn, out, n_out, dropped, tr, trn, stack[fr, 11], budget)
         if sp < 0:
             return sp, out, n_out, dropped
     return sp, out, n_out, dropped
 
 @numba.njit(cache=True)
 def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, entry, sat, leak_hz, leak_fire,
-               leak_cores, ev_syn, in_ev, synops, spikes, out, stack, tr, trn):
+               leak_cores, ev_syn, in_ev, synops, spikes, out, stack, tr, trn, budget):
     n_out = 0
     dropped = 0
     ticks_done = 0
     fired = np.empty(fired_capacity(P), np.int64)
     for i in range(ev_t.shape[0]):
         t = ev_t[i]
+        budget[B_START] = budget[B_COUNT]
+        budget[B_EVENT] = i
         if leak_hz > 0.0:
             due = np.int64(np.floor(t * leak_hz / 1e6))
-            while ticks_done < due:
+            if due > ticks_done and not leak_fire:  # ticks that cannot fire: all at once, per neuron
+                n = due - ticks_done
+                for li in range(leak_cores.shape[0]):
+                    core = leak_cores[li]
+                    oh = P[core, OUT_H]
+                    ow = P[core, OUT_W]
+                    thl = P[core, THL]
+                    size = P[core, OUT_F] * oh * ow
+                    if not sat and thl > INT16_MIN:  # no closed form: n updates per neuron, within the budget
+                        if n > (budget[B_LEAK_LIMIT] - budget[B_LEAK]) // size:
+                            return RC_LEAK, out, n_out, dropped
+                        budget[B_LEAK] += n * size
+                    F = P[core, OUT_F]
+                    base = P[core, S_OFF]
+                    for pos in range(oh * ow):  # states are [y][x][feature] (state_index)
+                        for o in range(F):
+                            idx = base + pos * F + o
+                            S[idx] = leak_ticks(S[idx], B[core, o], thl, n, sat)
+                ticks_done = due
+            while ticks_done < due:  # ticks that can fire: one by one, until a tick changes nothing
                 ticks_done += 1
                 tt = np.int64(np.ceil(ticks_done * 1e6 / leak_hz))
+                changed = False
                 for li in range(leak_cores.shape[0]):
                     core = leak_cores[li]
                     oh = P[core, OUT_H]
@@ -368,28 +396,33 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
                     thl = P[core, THL]
                     thh = P[core, THH]
                     rtz = P[core, RTZ] != 0
+                    budget[B_LEAK] += P[core, OUT_F] * oh * ow
+                    if budget[B_LEAK] > budget[B_LEAK_LIMIT]:
+                        return RC_LEAK, out, n_out, dropped
                     for o in range(P[core, OUT_F]):
                         b = B[core, o]
                         for yy in range(oh):
                             for xx in range(ow):
                                 idx = state_index(P, core, o, yy, xx)
-                                v = integrate(S[idx], b, thl, sat)
-                                if leak_fire:
-                                    v, s = fire(v, thh, rtz)
-                                    S[idx] = v
-                                    if s:
-                                        sp, out, n_out, dropped = _emit(P, stack, 0, core, o, yy, xx, tt, i,
-                                                                        counts, dec, spikes, in_ev, synops,
-                                                                        ev_syn, out, n_out, dropped, tr, trn, -1)
-                                        if sp < 0:
-                                            return -1, out, n_out, dropped
-                                        sp, out, n_out, dropped = _drain(P, W, S, stack, sp, tt, i, sat, counts,
-                                                                         dec, spikes, in_ev, synops, ev_syn, out,
-                                                                         n_out, dropped, tr, trn, fired)
-                                        if sp < 0:
-                                            return -1, out, n_out, dropped
-                                else:
-                                    S[idx] = v
+                                v0 = S[idx]
+                                v = integrate(v0, b, thl, sat)
+                                v, s = fire(v, thh, rtz)
+                                S[idx] = v
+                                if s or v != v0:
+                                    changed = True
+                                if s:
+                                    sp, out, n_out, dropped = _emit(P, stack, 0, core, o, yy, xx, tt, i,
+                                                                    counts, dec, spikes, in_ev, synops,
+                                                                    ev_syn, out, n_out, dropped, tr, trn, -1, budget)
+                                    if sp < 0:
+                                        return sp, out, n_out, dropped
+                                    sp, out, n_out, dropped = _drain(P, W, S, stack, sp, tt, i, sat, counts,
+                                                                     dec, spikes, in_ev, synops, ev_syn, out,
+                                                                     n_out, dropped, tr, trn, fired, budget)
+                                    if sp < 0:
+                                        return sp, out, n_out, dropped
+                if not changed:  # a fixed point of the tick: the remaining ticks change nothing either
+                    ticks_done = due
         if not ev_ok[i]:
             continue
         if ev_mon[i]:
@@ -404,11 +437,11 @@ def run_kernel(P, W, S, B, counts, dec, ev_t, ev_c, ev_x, ev_y, ev_ok, ev_mon, e
             sp, out, n_out, dropped = _push(P, stack, 0, entry[e], ev_c[i], ev_x[i], ev_y[i], t, i, in_ev,
                                             synops, ev_syn, out, n_out, dropped, tr, trn, -1)
             if sp < 0:
-                return -1, out, n_out, dropped
+                return sp, out, n_out, dropped
             sp, out, n_out, dropped = _drain(P, W, S, stack, sp, t, i, sat, counts, dec, spikes, in_ev, synops,
-                                             ev_syn, out, n_out, dropped, tr, trn, fired)
+                                             ev_syn, out, n_out, dropped, tr, trn, fired, budget)
             if sp < 0:
-                return -1, out, n_out, dropped
+                return sp, out, n_out, dropped
     return 0, out, n_out, dropped
 
 

@@ -2,6 +2,8 @@
 :class:`SimCore` s (plus the DVS layer's :class:`SimDvs`), checked for everything the simulators rely on."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +13,9 @@ from ...compiler.geometry import conv_output_size
 from ...targets.config import load_config
 from ...targets.speck import Target, get_target
 from .. import neuron
+
+#: Highest slow clock the simulator takes: one leak tick per microsecond (event times are whole microseconds).
+MAX_SLOW_CLOCK_HZ = 1e6
 
 
 def read_config(path_or_dict) -> dict:
@@ -70,6 +75,8 @@ class SimProgram:
     leak_can_fire: bool
     saturate: bool
     input_pooling: int = 1  # snnc.input.pooling: core input only, (x, y) -> (x // p, y // p) before delivery
+    max_events: int | None = None  # spikes one input event may cause (None: budget.default_max_events)
+    max_total_events: int | None = None  # spikes in all (None: max(5e7, 1000 per input event))
 
 
 
@@ -210,8 +217,17 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
     simcfg = meta.get("simulator") or {}
     if slow_clock_hz is None:
         slow_clock_hz = simcfg.get("slow_clock_hz")
-    if slow_clock_hz is not None and not (float(slow_clock_hz) > 0):
-        raise SnncError(f"slow clock must be > 0 Hz, got {slow_clock_hz}")
+    if slow_clock_hz is not None:
+        try:
+            ok = isinstance(slow_clock_hz, numbers.Real) and not isinstance(slow_clock_hz, bool) and math.isfinite(
+                float(slow_clock_hz)) and float(slow_clock_hz) > 0
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise SnncError(f"slow clock must be a finite frequency > 0 Hz, got {slow_clock_hz!r}")
+        if float(slow_clock_hz) > MAX_SLOW_CLOCK_HZ:
+            raise SnncError(f"slow clock {slow_clock_hz} Hz is above {MAX_SLOW_CLOCK_HZ:.0f} Hz (one tick per "
+                            "microsecond, the event time resolution); give the chip's slow-clock frequency")
     if leak_can_fire is None:
         leak_can_fire = bool(simcfg.get("leak_can_fire", False))
     leaky = [c.core for c in cores.values() if c.leak_enable]

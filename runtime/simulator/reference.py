@@ -13,11 +13,17 @@ import numpy as np
 
 from ...compiler.errors import SnncError
 from ..events import load_events
-from ..neuron import fire, integrate
+from ..neuron import INT16_MIN, fire, integrate, leak_ticks
+from .budget import (B_COUNT, B_EVENT, B_LEAK, B_LEAK_LIMIT, B_PER_EVENT, B_START, B_TOTAL, leak_work_error,
+                     new_budget, runaway_error)
 from .program import SimProgram
 from .result import SimResult, readout_model, split_outputs, trace_array
 
 MAX_DEPTH = 10_000
+
+
+class _Stop(Exception):
+    """The spike budget is spent (see ``budget.py``): unwinds the cascade."""
 
 
 class ReferenceSimulator:
@@ -79,6 +85,10 @@ class ReferenceSimulator:
         """Neuron (o, y, x) of ``core`` fired: count, decimate, monitor, route to destinations 0 then 1."""
         L = self.program.cores[core]
         self.counts[core][o, y, x] += 1
+        b = self.budget
+        b[B_COUNT] += 1
+        if b[B_COUNT] - b[B_START] > b[B_PER_EVENT] or b[B_COUNT] > b[B_TOTAL]:
+            raise _Stop
         if L.decimator:
             self.decimator[core] += 1
             if self.decimator[core] < L.decimator:
@@ -91,25 +101,47 @@ class ReferenceSimulator:
         for layer, pool, shift in L.destinations:
             self._deliver(layer, o + shift, x // pool, y // pool, t, depth + 1, src)
 
-    def _leak_tick(self, t):
-        """One slow-clock tick: every leaking core adds its biases to all its neurons (may fire only if allowed)."""
+    def _leak_tick(self, t) -> bool:
+        """One slow-clock tick that may fire (``leak_can_fire``): every leaking core adds its biases to all its
+        neurons, each then tested for a spike.  Returns whether anything changed (else the tick is a fixed point)."""
+        changed = False
         for core in sorted(self.program.cores):
             L = self.program.cores[core]
             if not L.leak_enable:
                 continue
             F, H, W = L.out_shape
+            self.budget[B_LEAK] += F * H * W
+            if self.budget[B_LEAK] > self.budget[B_LEAK_LIMIT]:
+                raise leak_work_error(self.program, self.budget)
             for o in range(F):
                 for y in range(H):
                     for x in range(W):
-                        v = integrate(int(self.state[core][o, y, x]), int(L.biases[o]), L.threshold_low,
-                                      self.program.saturate)
-                        if self.program.leak_can_fire:
-                            v, spiked = fire(v, L.threshold_high, L.return_to_zero)
-                            self.state[core][o, y, x] = v
-                            if spiked:
-                                self._spike(core, o, x, y, t, 0)
-                        else:
-                            self.state[core][o, y, x] = v
+                        v0 = int(self.state[core][o, y, x])
+                        v = integrate(v0, int(L.biases[o]), L.threshold_low, self.program.saturate)
+                        v, spiked = fire(v, L.threshold_high, L.return_to_zero)
+                        self.state[core][o, y, x] = v
+                        changed = changed or spiked or v != v0
+                        if spiked:
+                            self._spike(core, o, x, y, t, 0)
+        return changed
+
+    def _leak_quiet(self, n):
+        """``n`` ticks that cannot fire: each neuron's ``n`` updates at once (``neuron.leak_ticks``)."""
+        prog = self.program
+        for core in sorted(prog.cores):
+            L = prog.cores[core]
+            if not L.leak_enable:
+                continue
+            F, H, W = L.out_shape
+            if not prog.saturate and L.threshold_low > INT16_MIN:  # no closed form: n updates per neuron
+                if n > (self.budget[B_LEAK_LIMIT] - self.budget[B_LEAK]) // (F * H * W):
+                    raise leak_work_error(prog, self.budget)
+                self.budget[B_LEAK] += n * F * H * W
+            for o in range(F):
+                for y in range(H):
+                    for x in range(W):
+                        self.state[core][o, y, x] = leak_ticks(int(self.state[core][o, y, x]), int(L.biases[o]),
+                                                               L.threshold_low, n, prog.saturate)
 
     def _dvs(self, e):
         """The DVS layer on one event: None if filtered out, else (feature, x, y)."""
@@ -143,15 +175,41 @@ class ReferenceSimulator:
         self.rows, self.dropped, self.trace = [], 0, []
         event_synops = {c: np.zeros(len(ev), np.int64) for c in used}
         leaky = any(prog.cores[c].leak_enable for c in used) and prog.slow_clock_hz
-        ticks = 0
+        self.budget = new_budget(prog, len(ev))
         t0 = time.perf_counter()
+        try:
+            self._run_events(ev, used, leaky, event_synops)
+        except _Stop:
+            b = self.budget
+            i = int(b[B_EVENT])
+            raise runaway_error(prog, b, dict(self.in_events), {c: int(self.counts[c].sum()) for c in used}, i,
+                                int(ev["t"][i])) from None
+        sim_seconds = time.perf_counter() - t0
+        rows = np.asarray(self.rows, np.int64).reshape(-1, 5)
+        outputs, ro_events = split_outputs(rows, prog.target.readout_layer)
+        t_end = int(ev["t"][-1]) if len(ev) else 0
+        return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
+                         {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,
+                         ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev),
+                         trace=trace_array(self.trace) if trace else None)
+
+    def _run_events(self, ev, used, leaky, event_synops):
+        prog = self.program
+        ticks = 0
         for i, e in enumerate(ev):
             t = int(e["t"])
+            self.budget[B_START] = self.budget[B_COUNT]
+            self.budget[B_EVENT] = i
             self.row_synops = {c: 0 for c in used}
             if leaky:
-                while ticks < math.floor(t * prog.slow_clock_hz / 1e6):
+                due = math.floor(t * prog.slow_clock_hz / 1e6)
+                if due > ticks and not prog.leak_can_fire:
+                    self._leak_quiet(due - ticks)
+                    ticks = due
+                while ticks < due:
                     ticks += 1
-                    self._leak_tick(int(math.ceil(ticks * 1e6 / prog.slow_clock_hz)))
+                    if not self._leak_tick(int(math.ceil(ticks * 1e6 / prog.slow_clock_hz))):
+                        ticks = due  # a fixed point: the remaining ticks change nothing
             if prog.input_source == "dvs":
                 routed = self._dvs(e)
                 if routed is not None:
@@ -166,11 +224,3 @@ class ReferenceSimulator:
                     self._deliver(core, int(e["p"]), int(e["x"]) // q, int(e["y"]) // q, t)
             for c in used:
                 event_synops[c][i] = self.row_synops[c]
-        sim_seconds = time.perf_counter() - t0
-        rows = np.asarray(self.rows, np.int64).reshape(-1, 5)
-        outputs, ro_events = split_outputs(rows, prog.target.readout_layer)
-        t_end = int(ev["t"][-1]) if len(ev) else 0
-        return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
-                         {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,
-                         ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev),
-                         trace=trace_array(self.trace) if trace else None)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...compiler.bandwidth import peak_rate
+from ...compiler.errors import SnncError
 
 if TYPE_CHECKING:
     from .program import SimProgram
@@ -90,6 +91,10 @@ class SimResult:
 
 
 
+#: Most slow-clock periods the readout model keeps (its per-period table: about 120 bytes each).
+MAX_READOUT_PERIODS = 2_000_000
+
+
 def readout_model(prog: "SimProgram", readout_events: np.ndarray, t_end: int) -> dict | None:
     """The readout layer (SPECK.md section 8; details [U], our model): events arriving at the readout layer are
     counted per slow-clock period for classes k = 1..``target.readout_classes`` (15), class k listening to CNN
@@ -102,6 +107,10 @@ def readout_model(prog: "SimProgram", readout_events: np.ndarray, t_end: int) ->
     hz = prog.slow_clock_hz
     n_cls, step = prog.target.readout_classes, prog.target.readout_channel_stride
     n_periods = int(math.floor(t_end * hz / 1e6)) + 1
+    if n_periods > MAX_READOUT_PERIODS:
+        raise SnncError(f"readout: the events run to t = {t_end} us, {n_periods:,} slow-clock periods at {hz:g} Hz; "
+                        f"the readout model keeps at most {MAX_READOUT_PERIODS:,} periods: simulate a shorter "
+                        "recording (or check the times' unit: microseconds)")
     counts = np.zeros((n_periods, n_cls), np.int64)
     f = readout_events["feature"].astype(np.int64)
     sel = (f % step == 0) & (f // step < n_cls)

@@ -41,27 +41,28 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kind": Key(str, "mnist", ("mnist", "events"), help="MNIST idx files, or a folder of event files"),
         "path": Key(str, REQUIRED, help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz), "
                     "or (kind = 'events') a folder of event files: DIR/<class>/*.{bin,npy,npz,aedat4} or DIR/labels.csv"),
-        "train": Key("ints", [0, 7999], length=2, min=0, help="first and last sample index (inclusive) to train on"),
-        "eval": Key("ints", [8000, 9999], length=2, min=0, help="first and last sample index (inclusive) to evaluate"),
-        "shape": Key("ints", None, length=3, min=1, help="[C, H, W] of the input (events datasets)"),
-        "classes": Key(int, 10, min=2, help="number of classes"),
+        "train": Key("ints", [0, 7999], length=2, min=0, max=10**9, help="first and last sample index (inclusive) to train on"),
+        "eval": Key("ints", [8000, 9999], length=2, min=0, max=10**9, help="first and last sample index (inclusive) to evaluate"),
+        "shape": Key("ints", None, length=3, min=1, max=1024, help="[C, H, W] of the input (events datasets)"),
+        "classes": Key(int, 10, min=2, max=1024, help="number of classes"),
     },
     "encoding": {
         "kind": Key(str, "poisson", ("poisson", "saccade", "events"), help="how samples become input events"),
         "timesteps": Key(int, 8, min=1, max=10_000, help="time steps per sample"),
         "max_rate": Key(float, 0.5, min=0.0, max=100.0, help="poisson: mean events per pixel and time step at full "
                         "intensity"),
-        "step_us": Key(int, 1000, min=1, help="duration of one time step in microseconds (event timestamps)"),
+        "step_us": Key(int, 1000, min=1, max=10**9, help="duration of one time step in microseconds (event timestamps)"),
+        "saccades": Key(int, 3, min=1, max=1000, help="saccade: number of saccades per sample"),
     },
     "model": {
         "kind": Key(str, "scnn", ("scnn", "resnet"), help="a spiking CNN, or a small spiking ResNet (each conv "
                     "layer followed by a residual block of two 3x3 convs)"),
-        "channels": Key("ints", REQUIRED, min=1, help="output channels of each conv layer"),
+        "channels": Key("ints", REQUIRED, min=1, max=65536, help="output channels of each conv layer"),
         "kernels": Key("ints", REQUIRED, min=1, max=16, help="square kernel size of each conv layer"),
-        "strides": Key("ints", None, min=1, help="stride of each conv layer (default 1)"),
+        "strides": Key("ints", None, min=1, max=8, help="stride of each conv layer (default 1)"),
         "paddings": Key("ints", None, min=0, max=7, help="padding of each conv layer (default kernel // 2)"),
-        "pools": Key("ints", None, min=1, help="sum pooling after each conv layer (default 1: none)"),
-        "hidden": Key("ints", [], min=1, help="sizes of the hidden linear layers before the output layer"),
+        "pools": Key("ints", None, min=1, max=4, help="sum pooling after each conv layer (default 1: none)"),
+        "hidden": Key("ints", [], min=1, max=65536, help="sizes of the hidden linear layers before the output layer"),
     },
     "neuron": {
         "model": Key(str, "iaf", ("iaf", "lif"), help="integrate-and-fire (the chip's), or leaky (software only)"),
@@ -72,14 +73,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "surrogate_alpha": Key(float, 0.5, min=0.0, help="steepness of the surrogate gradient below threshold"),
     },
     "train": {
-        "epochs": Key(int, 5, min=1, help="passes over the training split"),
-        "batch_size": Key(int, 64, min=1),
+        "epochs": Key(int, 5, min=1, max=100_000, help="passes over the training split"),
+        "batch_size": Key(int, 64, min=1, max=100_000),
         "optimizer": Key(str, "adam", ("adam", "adamw", "sgd")),
         "lr": Key(float, 2e-3, min=0.0),
         "lr_schedule": Key(str, "cosine", ("constant", "cosine")),
         "weight_decay": Key(float, 0.0, min=0.0),
-        "seed": Key(int, 0, min=0),
-        "threads": Key(int, 2, min=1, help="torch CPU threads"),
+        "seed": Key(int, 0, min=0, max=2**32 - 1),
+        "threads": Key(int, 2, min=1, max=1024, help="torch CPU threads"),
         "weight_clip": Key(float, 0.99, min=0.01, max=0.999, help="weights are clipped to this fraction of the "
                            "threshold after every step (chip rule: weights below threshold)"),
         "count_scale": Key(float, 1.0, min=1e-6, help="output spike counts are multiplied by this before the "
@@ -87,7 +88,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "quantization": {
         "enabled": Key(bool, True, help="train with the chip's integer weights and thresholds"),
-        "start_epoch": Key(int, 0, min=0, help="first epoch (0-based) trained with integer weights"),
+        "start_epoch": Key(int, 0, min=0, max=100_000, help="first epoch (0-based) trained with integer weights"),
         "target": Key(str, "speck2f", help="chip whose number ranges are used"),
     },
     "regularization": {
@@ -113,6 +114,15 @@ def _type_name(kind) -> str:
             "ints": "a list of integers", "floats": "a list of numbers"}[kind]
 
 
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _check_value(name: str, key: Key, value):
     kind = key.kind
 
@@ -130,23 +140,23 @@ def _check_value(name: str, key: Key, value):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "floats":
             value = [value]
         if not isinstance(value, list) or not all(scalar_ok(v, ek) for v in value):
-            raise SnncError(f"{name} must be {_type_name(kind)}, got {value!r}")
+            raise SnncError(f"{name} must be {_type_name(kind)}, got {_short(value)}")
         if key.length is not None and len(value) != key.length:
             raise SnncError(f"{name} must have {key.length} entries, got {len(value)}")
         items = [float(v) if ek is float else v for v in value]
     else:
         if not scalar_ok(value, kind):
-            raise SnncError(f"{name} must be {_type_name(kind)}, got {value!r}")
+            raise SnncError(f"{name} must be {_type_name(kind)}, got {_short(value)}")
         items = [value]
         if kind is float:
             value = float(value)
     if key.choices is not None and value not in key.choices:
-        raise SnncError(f"{name} = {value!r} is not one of: {', '.join(map(repr, key.choices))}")
+        raise SnncError(f"{name} = {_short(value)} is not one of: {', '.join(map(repr, key.choices))}")
     for v in items:
         if key.min is not None and not isinstance(v, str) and v < key.min:
-            raise SnncError(f"{name} = {value!r}: must be >= {key.min:g}")
+            raise SnncError(f"{name} = {_short(value)}: must be >= {_num(key.min)}")
         if key.max is not None and not isinstance(v, str) and v > key.max:
-            raise SnncError(f"{name} = {value!r}: must be <= {key.max:g}")
+            raise SnncError(f"{name} = {_short(value)}: must be <= {_num(key.max)}")
     return [float(v) for v in value] if kind == "floats" else value
 
 
@@ -182,7 +192,7 @@ def train_config_from_dict(data: dict, base_dir: str | Path = ".", source: Path 
     for sec, keys in SCHEMA.items():
         given = data.get(sec, {})
         if not isinstance(given, dict):
-            raise SnncError(f"[{sec}] must be a table of keys ({_fmt_choices(keys)}), got {given!r}")
+            raise SnncError(f"[{sec}] must be a table of keys ({_fmt_choices(keys)}), got {_short(given)}")
         bad = sorted(set(given) - set(keys))
         if bad:
             raise SnncError(f"unknown key {sec}.{bad[0]}; valid keys in [{sec}]: {_fmt_choices(keys)}")
@@ -262,6 +272,13 @@ def read_toml(path: str | Path) -> dict:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SnncError(f"{p}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise SnncError(f"{p}: not a usable training configuration (nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer literal of thousands of digits
+        why = "an integer literal has thousands of digits" if "digits" in str(e) else str(e).splitlines()[0][:120]
+        raise SnncError(f"{p}: not a usable training configuration ({why})") from None
+    except OSError as e:
+        raise SnncError(f"{p}: cannot read it ({e.strerror or e})") from None
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -279,7 +296,10 @@ def load_train_config(path: str | Path) -> TrainConfig:
         cfg.notes, cfg.qualia = list(tr.notes), tr
         refuse_unless_trainable(tr, cfg, p.resolve())
     else:
-        cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
+        try:
+            cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
+        except SnncError as e:  # name the file: the user may have several configurations
+            raise SnncError(f"{p}: {e}") from None
     if not Path(cfg.dataset["path"]).exists():
         raise SnncError(f"dataset.path {str(cfg.dataset['path'])!r} does not exist (paths are relative to "
                         f"{p.name}); point it at the folder holding the data")

@@ -20,6 +20,7 @@ Encodings (``[encoding] kind``), all built on :mod:`snnc.runtime.events`, so tha
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,10 @@ from .models import input_shape
 MNIST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+#: Most bytes an IDX file may hold once decompressed (MNIST's 70,000 images are 55 MB).
+MAX_IDX_BYTES = 512 << 20
+
+
 def _open_idx(folder: Path, name: str):
     for cand in (folder / name, folder / (name + ".gz")):
         if cand.is_file():
@@ -44,9 +49,12 @@ def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as e:
+            raw = f.read(MAX_IDX_BYTES + 1)  # bounded: a small .gz may inflate without end
+    except (OSError, EOFError, zlib.error) as e:
         raise SnncError(f"{path}: cannot read ({e})") from None
+    if len(raw) > MAX_IDX_BYTES:
+        raise SnncError(f"{path}: holds more than {MAX_IDX_BYTES >> 20} MiB of data (all of MNIST is 55 MB); is "
+                        "it the right file?")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise SnncError(f"{path}: not an IDX file of unsigned bytes")
     nd = raw[3]

@@ -36,6 +36,9 @@ def read_training_record(path: str | Path) -> dict | None:
 
     Loaded with ``weights_only=True`` and an allow-list of the layer classes ``snnc train`` writes.
     """
+    from snnc.compiler.frontends.loader import scan_pickle_globals
+
+    scan_pickle_globals(Path(path))  # bounded work first: refuses pickle and zip bombs with one line
     try:
         with torch.serialization.safe_globals(_safe_classes()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -122,7 +125,12 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
         else:
             record = read_training_record(p)
             if record is not None:
-                net = net_from_record(cfg, record)
+                try:
+                    net = net_from_record(cfg, record)
+                except (KeyError, TypeError, AttributeError, ValueError, IndexError, RuntimeError) as e:
+                    raise SnncError(f"{p}: its snnc_training record is damaged ({type(e).__name__}: "
+                                    f"{str(e).splitlines()[0][:120] if str(e) else ''}); train it again with "
+                                    "`snnc train`") from None
                 if record.get("timesteps") != cfg.encoding["timesteps"]:
                     raise SnncError(f"the model was trained with {record.get('timesteps')} time steps, the config "
                                     f"says encoding.timesteps = {cfg.encoding['timesteps']}")

@@ -150,6 +150,10 @@ class SpikingResidual(nn.Module):
         return self.merge(self.iaf_b(self.conv_b(self.iaf_a(self.conv_a(x)))), x)
 
 
+#: Most values one batch may hold in one layer (float32: 1 GiB), checked before training allocates anything.
+MAX_BATCH_VALUES = 1 << 28
+
+
 def input_shape(cfg) -> tuple[int, int, int]:
     """``(C, H, W)`` of the encoded input: MNIST 1x28x28 (Poisson) or 2x34x34 (saccades), else dataset.shape."""
     d = cfg.dataset
@@ -167,23 +171,47 @@ def build_model(cfg) -> SpikingNet:
                   target=cfg.quantization["target"])
     layers, roles = [], []
     c, h, w = shape
+    from snnc.targets.speck import get_target
+
+    max_weights = max(core.kernel_memory for core in get_target(cfg.quantization["target"]).cores)
+
+    def check_size(n_weights: int, what: str) -> None:  # before allocating: the chip bounds every layer
+        if n_weights > max_weights:
+            raise SnncError(f"the model in [model] does not fit {cfg.quantization['target']}: [kernel_memory] "
+                            f"{what} needs {n_weights:,} weights; the largest core holds {max_weights:,}: use "
+                            "fewer channels or neurons")
+
+    batch = cfg.train["batch_size"] * cfg.encoding["timesteps"]
+
+    def check_activity(n_values: int, what: str) -> None:  # one batch's activations must fit in memory
+        if batch * n_values > MAX_BATCH_VALUES:
+            raise SnncError(f"{what}: one batch holds {batch * n_values:,} values (train.batch_size x "
+                            f"encoding.timesteps x the layer's outputs), more than {MAX_BATCH_VALUES:,}; reduce "
+                            "train.batch_size or encoding.timesteps")
+
+    check_activity(c * h * w, f"the input ({c}x{h}x{w})")
     for i, (f, k, s, p, pool) in enumerate(zip(m["channels"], m["kernels"], m["strides"], m["paddings"],
                                                 m["pools"])):
         oh, ow = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
         if oh < 1 or ow < 1:
             raise SnncError(f"model: conv layer {i} (kernel {k}, stride {s}, padding {p}) does not fit its "
                             f"{h}x{w} input; use a smaller kernel or fewer layers")
+        check_size(c * f * k * k, f"model.channels[{i}] = {f} (conv layer {i + 1}, kernel {k}, {c} input channels)")
         if pool > 1 and (oh < pool or ow < pool):
             raise SnncError(f"model.pools[{i}] = {pool} is larger than the {oh}x{ow} map it pools")
         layers.append(SpikingLayer("conv", c, f, k, s, p, pool, **common))
         roles.append("plain")
         c, h, w = f, oh // pool, ow // pool
+        check_activity(f * oh * ow, f"conv layer {i + 1} (model.channels[{i}] = {f}, {oh}x{ow} map)")
         if m["kind"] == "resnet":  # a residual block of two 3x3 convs (padding 1) keeping the shape
+            check_size(c * c * 9, f"the residual block after conv layer {i + 1} ({c} channels, 3x3)")
             layers += [SpikingLayer("conv", c, c, 3, 1, 1, 1, **common), SpikingLayer("conv", c, c, 3, 1, 1, 1,
                                                                                           **common)]
             roles += ["res_a", "res_b"]
     feat = c * h * w
-    for hsize in list(m["hidden"]) + [d["classes"]]:
+    for j, hsize in enumerate(list(m["hidden"]) + [d["classes"]]):
+        check_size(feat * hsize, f"model.hidden[{j}] = {hsize} ({feat} inputs)" if j < len(m["hidden"])
+                   else f"the output layer (dataset.classes = {hsize}, {feat} inputs)")
         layers.append(SpikingLayer("linear", feat, hsize, **common))
         roles.append("plain")
         feat = hsize

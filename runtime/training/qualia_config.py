@@ -586,6 +586,7 @@ def refuse_unless_trainable(tr: QualiaTranslation, cfg, source: Path | None) -> 
         err = SnncError(f"{source.name if source else 'the Qualia-SNN configuration'} cannot be trained for "
                         f"{cfg.quantization['target']} (every reason below names its TOML key):\n{report}")
         err.exit_code = 1 if only_chip else 2
+        err.report = True  # a report of every reason, one per line
         raise err
 
 

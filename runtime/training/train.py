@@ -51,9 +51,18 @@ def rate_loss(stats: list[dict], target: float) -> torch.Tensor:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Create ``path``'s folder if needed, then write through the project's atomic writer (``compiler/fileio``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically; the folder must exist (snnc never creates folders the user did not ask for)."""
     atomic_write(path, data)
+
+
+def check_outputs(cfg: TrainConfig, config_path, model_flag: str = "output.model") -> None:
+    """Refuse, before any training, outputs that would destroy an input or cannot be written (exit 2)."""
+    from snnc.compiler.fileio import check_output
+
+    model, metrics = Path(cfg.output["model"]), Path(cfg.output["metrics"])
+    metrics_flag = "output.metrics" if model_flag == "output.model" else "the metrics CSV"
+    check_output(model, model_flag, {"CONFIG.toml": config_path}, probe=True)
+    check_output(metrics, metrics_flag, {"CONFIG.toml": config_path, model_flag: model}, probe=True)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -237,6 +246,7 @@ def train_from_config(config_path: str | Path, output: str | Path | None = None,
     if output is not None:
         cfg.output["model"] = Path(output)
         cfg.output["metrics"] = Path(output).with_suffix(".csv")
+    check_outputs(cfg, config_path, "output.model" if output is None else "-o")
     if log is not None:
         for note in cfg.notes:  # a translated (Qualia-SNN) configuration: what it changes or ignores
             log(f"note: {note}")

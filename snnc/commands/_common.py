@@ -41,6 +41,31 @@ def add_model_options(p) -> None:
                    "pass 1 spike in N (N in 2, 4, 8, 16, 32, 128, 256, 512); repeatable")
 
 
+def check_number(value, flag: str, what: str, positive: bool = False, maximum: float | None = None) -> None:
+    """Refuse a numeric option that is accepted by argparse but meaningless: nan, inf, negative (or 0 when
+    ``positive``), above ``maximum``.  ``what`` says what to give, e.g. "number of input events per second"."""
+    import math
+
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise SnncError(f"{flag} {value}: give a {'positive' if positive else 'non-negative'} finite {what}")
+    if maximum is not None and value > maximum:
+        raise SnncError(f"{flag} {value:g}: above {maximum:g}, far beyond any real value; give a {what}")
+
+
+#: Bounds of the static-estimate options: no sensor sends 10^12 events/s; no layer fires 10^6 times per event.
+MAX_INPUT_RATE = 1e12
+MAX_ACTIVITY = 1e6
+
+
+def check_estimate_options(args) -> None:
+    """``--input-rate`` and ``--activity`` (check, report)."""
+    check_number(args.input_rate, "--input-rate", "number of input events per second", maximum=MAX_INPUT_RATE)
+    check_number(args.activity, "--activity", "number of output spikes per input event (e.g. 1.0)",
+                 maximum=MAX_ACTIVITY)
+
+
 def parse_int_list(text: str | None, what: str) -> list[int] | None:
     if text is None:
         return None

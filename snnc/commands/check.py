@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import add_model_options, options_from_args
+from ._common import add_model_options, check_estimate_options, options_from_args
 from ._energy import add_energy_options, qualia_settings_from_args
 
 
@@ -30,9 +30,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from snnc.targets.compile import run_pipeline
     from snnc.compiler.report import format_report
+    from snnc.targets.compile import run_pipeline
 
+    check_estimate_options(args)
     options = options_from_args(args)
     qualia = qualia_settings_from_args(args)
     if qualia is not None and not (args.events or args.input_rate is not None):

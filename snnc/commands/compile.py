@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from ._common import add_model_options, options_from_args
 
@@ -32,11 +31,12 @@ def run(args) -> int:
     from snnc.compiler.report import format_report
     from snnc.targets.config import atomic_write, build_and_write_config
 
+    from snnc.compiler.fileio import check_output
+
     check_policy(args.quantize)
-    out = Path(args.output)
-    for path, flag in ((out, "-o"), (Path(args.flash_binary) if args.flash_binary else None, "--flash-binary")):
-        if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
-            raise SnncError(f"{flag} {path}: folder {path.parent} does not exist")
+    out = check_output(args.output, "-o", {"MODEL": args.model}, probe=True)
+    if args.flash_binary:
+        check_output(args.flash_binary, "--flash-binary", {"MODEL": args.model, "-o": args.output})
     if args.flash_binary:
         from snnc.targets.samna_adapter import MISSING, real_samna_available
 
@@ -50,7 +50,9 @@ def run(args) -> int:
             print(json.dumps(dict(result.report_json(), output=None), indent=1))
         else:
             print(format_report(result, source=args.model))
-            print(f"nothing written to {out}", file=sys.stderr)
+            n = len(result.diagnostics.errors)
+            print(f"snnc: error: the model does not fit {result.target.name}: {n} violation{'s' * (n != 1)} "
+                  f"(listed above); nothing written to {out}", file=sys.stderr)
         return 1
     config = build_and_write_config(result, out)
     if args.flash_binary:

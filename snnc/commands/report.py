@@ -1,7 +1,7 @@
 """snnc report: one self-contained HTML page with memory use, synaptic operations per core, spikes and energy."""
 from __future__ import annotations
 
-from ._common import add_model_options, options_from_args
+from ._common import add_model_options, check_estimate_options, options_from_args
 from ._energy import add_energy_options, qualia_settings_from_args
 
 
@@ -32,18 +32,14 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from snnc.compiler.bandwidth import parse_synops_limits
-    from snnc.runtime.measure import analyze, measure
-    from snnc.compiler.errors import SnncError
+    from snnc.compiler.fileio import check_output
     from snnc.compiler.html_report import render_html, report_data, write_html
+    from snnc.runtime.measure import analyze, measure
     from snnc.targets.compile import run_pipeline
 
-    if args.input_rate is not None and args.input_rate < 0:
-        raise SnncError("--input-rate: give a non-negative number of input events per second")
-    from pathlib import Path
-
-    folder = Path(args.output).parent
-    if not folder.is_dir():  # say so before minutes of simulation, not after
-        raise SnncError(f"{args.output}: folder {folder} does not exist; create it or choose another -o path")
+    check_estimate_options(args)
+    # say so before minutes of simulation, not after
+    check_output(args.output, "-o", {"MODEL": args.model, "--events": args.events}, probe=True)
     limits = parse_synops_limits(args.synops_limit)
     options = options_from_args(args)
     qualia = qualia_settings_from_args(args)

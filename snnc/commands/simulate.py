@@ -24,11 +24,18 @@ def add_parser(sub):
     p.add_argument("--slow-clock", type=float, metavar="HZ", default=None,
                    help="slow-clock frequency driving leak ticks and the readout (needed when a core leaks)")
     p.add_argument("--overflow", choices=["saturate", "wrap"], default="saturate",
-                   help="int16 membrane overflow: saturate at the ends (default) or wrap around")
+                   help="int16 membrane overflow: saturate at the ends (default) or wrap around (then a warning "
+                   "says when wrapping changed the output events)")
     p.add_argument("--leak-can-fire", action="store_true",
                    help="let a leak tick make a neuron spike (default: it cannot; the chip's behaviour is unknown)")
     p.add_argument("--reference", action="store_true",
                    help="use the slow plain-Python reference simulator instead of the fast one")
+    p.add_argument("--max-events", type=int, metavar="N", default=None,
+                   help="stop (exit 1) when one input event causes more than N spikes (default: the number of "
+                   "neurons in the configuration, at least 10000)")
+    p.add_argument("--max-total-events", type=int, metavar="N", default=None,
+                   help="stop (exit 1) when the run's spikes exceed N (default: 50 million, or 1000 per input "
+                   "event when more)")
     p.add_argument("--json", action="store_true", help="print the run's figures as JSON")
     return p
 
@@ -45,21 +52,44 @@ def write_npz(path, result) -> None:
         np.savez(f, **arrays)
 
 
+def warn_if_wrapped(args, options, result, events) -> None:
+    """``--overflow wrap``: run again saturating; one warning line when wrapping changed the output events."""
+    import sys
+
+    from snnc.runtime.simulator import Simulator
+
+    sat = Simulator.from_config(args.config, overflow="saturate", **options).run(events)
+    a, b = result.output_events, sat.output_events
+    if len(a) != len(b) or not np.array_equal(a, b):
+        print(f"snnc: warning: --overflow wrap changed the result: {len(a)} output events, {len(b)} with the "
+              "saturating state (the int16 membrane state wrapped around); the chip's behaviour on overflow is "
+              "unknown, see docs/simulator.md", file=sys.stderr)
+
+
 def run(args) -> int:
     from snnc.compiler.errors import SnncError
     from snnc.runtime.simulator import Simulator
 
+    from snnc.compiler.fileio import check_output
+
+    from ._common import check_number
+
+    check_number(args.slow_clock, "--slow-clock", "frequency in Hz (e.g. 1000)", positive=True)
     if args.output:
-        parent = Path(args.output).resolve().parent
-        if not parent.is_dir():
-            raise SnncError(f"{args.output}: folder {parent} does not exist")
-    sim = Simulator.from_config(args.config, overflow=args.overflow, slow_clock_hz=args.slow_clock,
-                                leak_can_fire=True if args.leak_can_fire else None, reference=args.reference)
+        check_output(args.output, "-o", {"CONFIG": args.config, "--events": args.events}, probe=True)
+    for flag, value in (("--max-events", args.max_events), ("--max-total-events", args.max_total_events)):
+        if value is not None and value < 1:
+            raise SnncError(f"{flag} {value}: give a positive number of spikes")
+    options = dict(slow_clock_hz=args.slow_clock, leak_can_fire=True if args.leak_can_fire else None,
+                   reference=args.reference, max_events=args.max_events, max_total_events=args.max_total_events)
+    sim = Simulator.from_config(args.config, overflow=args.overflow, **options)
     from snnc.runtime.eventfit import check_downsample, events_for_simulator, parse_crop
 
     events, note = events_for_simulator(sim, args.events, parse_crop(args.crop), check_downsample(args.downsample),
                                         what=args.events)
     result = sim.run(events)
+    if args.overflow == "wrap":
+        warn_if_wrapped(args, options, result, events)
     if args.output:
         write_npz(args.output, result)
     if args.json:

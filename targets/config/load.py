@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ...compiler.errors import SnncError
+from ...compiler.fileio import check_input
 from ...compiler.geometry import conv_output_size
 from ...compiler.quantize import chip_threshold_low
 from ..speck import get_target
@@ -68,6 +69,7 @@ def load_config(source: str | Path | dict) -> dict:
         config = source
     else:
         where = str(source)
+        check_input(source, "configuration")
         try:
             text = Path(source).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -79,12 +81,44 @@ def load_config(source: str | Path | dict) -> dict:
         except json.JSONDecodeError as e:
             raise SnncError(f"{where}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); expected a "
                             "configuration written by `snnc compile`") from None
+        except RecursionError:
+            raise SnncError(f"{where}: JSON nested too deeply; expected a configuration written by `snnc compile`") \
+                from None
+        except ValueError as e:  # e.g. an integer literal of thousands of digits
+            why = ("an integer literal has thousands of digits" if "digits" in str(e)
+                   else str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
+            raise SnncError(f"{where}: not a usable JSON configuration ({why}); expected one written by `snnc "
+                            "compile`") from None
     if not isinstance(config, dict):
         raise SnncError(f"{where}: expected a JSON object with cnn_layers, dvs_layer, readout and snnc, got "
                         f"{type(config).__name__}")
-    _check_schema(config, where)
-    _check_chip(config, where)
+    try:
+        _check_schema(config, where)
+        _check_chip(config, where)
+    except RecursionError:
+        raise SnncError(f"{where}: a value is nested too deeply; expected a configuration written by `snnc "
+                        "compile`") from None
+    _check_input(config, where)
     return config
+
+
+def _check_input(config: dict, where: str) -> None:
+    """snnc.input.shape must be [C, H, W] within what the chip can receive (events carry int16 x, y)."""
+    target = get_target(config["snnc"]["target"])
+    inp = config["snnc"]["input"]
+    shape = inp["shape"]
+    if len(shape) != 3:
+        raise SnncError(f"{where}: snnc.input.shape = {shape} must be [C, H, W]")
+    pool = inp.get("pooling", 1)
+    if pool > max(target.poolings) ** 2:
+        raise SnncError(f"{where}: snnc.input.pooling = {pool} is beyond what {target.name} can pool (at most "
+                        f"{max(target.poolings) ** 2}); recompile the model with `snnc compile`")
+    c, h, w = shape
+    side = min(max(target.max_input_size, target.dvs_size) * pool, 32768)  # event x, y are int16
+    if c > target.max_channels or h > side or w > side:
+        raise SnncError(f"{where}: snnc.input.shape = {shape} is beyond what {target.name} takes (at most "
+                        f"{target.max_channels} channels and {side}x{side} pixels"
+                        f"{' with pooling ' + str(pool) if pool > 1 else ''}); recompile the model with `snnc compile`")
 
 
 @lru_cache(maxsize=1)
