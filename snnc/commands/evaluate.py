@@ -13,12 +13,46 @@ def add_parser(sub):
                        "computed (the others are null).")
     p.add_argument("model", metavar="MODEL_OR_CONFIG_JSON", help="a model saved by `snnc train` (.pt), or a "
                    "configuration written by `snnc compile` (.json)")
-    p.add_argument("--config", metavar="CONFIG.toml", required=True, help="the training configuration (dataset, "
+    p.add_argument("--config", metavar="CONFIG.toml", help="the training configuration (dataset, "
                    "evaluation split, encoding)")
+    add_data_options(p)
     p.add_argument("--limit", metavar="N", type=int, default=None, help="evaluate only the first N samples of the "
                    "evaluation split")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     return p
+
+
+def add_data_options(p) -> None:
+    """``--data TEST.npz`` and what goes with it (runtime/conversion/evaluate.py does the work)."""
+    p.add_argument("--data", metavar="TEST.npz", help="labelled samples (x float32 [N, C, H, W], y [N]) encoded as "
+                   "events; instead of --config. Works for converted, trained and NIR models")
+    p.add_argument("--ann", metavar="ANN", help="with --data: also the ANN's accuracy on the same x")
+    p.add_argument("--encoding", choices=["poisson"], default=None, help="with --data: input encoding (default: "
+                   "what a converted model records, else poisson)")
+    p.add_argument("--max-rate", type=float, default=None, metavar="HZ", help="with --data: Poisson rate of a "
+                   "value 1.0 (default: recorded, else 250)")
+    p.add_argument("--duration-ms", type=float, default=None, metavar="MS", help="with --data: encoding window "
+                   "(default: recorded, else 100)")
+    p.add_argument("--trust", action="store_true", help="with --ann: unpickle an ANN outside the allow-list")
+
+
+def run_data(args) -> int:
+    from snnc.runtime.conversion.evaluate import evaluate_data
+
+    enc = {"kind": args.encoding, "max_rate_hz": args.max_rate,
+           "duration_us": None if args.duration_ms is None else int(round(args.duration_ms * 1000))}
+    res = evaluate_data(args.model, args.data, ann=args.ann, encoding=enc, limit=args.limit, trust=args.trust,
+                        progress=True)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.2f} %"  # noqa: E731
+    print(f"samples:             {res['samples']}")
+    print(f"events per sample:   {res['events_per_sample']:.0f}")
+    print(f"ANN:                 {pct(res['ann_accuracy'])}")
+    print(f"chip (simulated):    {pct(res['chip_accuracy'])}")
+    print(f"ANN/chip agree:      {pct(res['agreement'])}")
+    return 0
 
 
 def run(args) -> int:
@@ -27,6 +61,16 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
+    if args.data is not None:
+        if args.config is not None:
+            raise SnncError("give either --data TEST.npz or --config CONFIG.toml, not both")
+        return run_data(args)
+    if args.config is None:
+        raise SnncError("say what to evaluate on: --data TEST.npz (labelled samples) or --config CONFIG.toml "
+                        "(a training configuration's evaluation split)")
+    if args.ann is not None:
+        raise SnncError("--ann needs --data")
+
     res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json)
     if args.json:
         print(json.dumps(res))
