@@ -49,9 +49,9 @@ def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: in
     enc = make_encoding(base=record.get("encoding"))
     enc.update(over)
     enc = make_encoding(base=enc)
+    x, y = load_samples(data, what="--data", need_labels=True, encoding=enc)
     config = _config_of(model, target, dvs_input=False)
     shape = tuple(int(s) for s in config["snnc"]["input"]["shape"])
-    x, y = load_samples(data, what="--data", need_labels=True, encoding=enc)
     ann_shape = tuple(x.shape[1:])
     if tuple(x.shape[1:]) != shape and int(np.prod(x.shape[1:])) == int(np.prod(shape)):
         x = x.reshape((len(x),) + shape)  # a vector input (N,) runs as (N, 1, 1) on the chip
