@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,9 +25,7 @@ from .ann import activations, load_ann, run_graph
 from .data import encode
 from .normalize import Choice, act_node, analyse, integer_layers, percentiles, spiking_graph
 
-PERCENTILES = (99.9, 99.99, 99.0, 100.0)  # the default first
-GAINS = (1.0, 0.5, 0.25)
-FLOORS = (1.0, 4.0)
+DEFAULT_PERCENTILE = 99.9
 FORMAT = 1
 
 
@@ -104,7 +102,8 @@ def predict(counts: np.ndarray) -> np.ndarray:
 
 def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict | None = None,
                 percentile: float | None = None, target: str = "speck2f", trust: bool = False,
-                tune_samples: int = 200, seed: int = 0, progress: bool = False) -> Conversion:
+                tune_samples: int = 100, seed: int = 0, progress: bool = False,
+                correct: bool = True) -> Conversion:
     """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``."""
     from .data import DEFAULT_ENCODING
 
@@ -121,79 +120,87 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
     keep = {act_node(st, w) for w in st.weights}
     _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
     acts = activations(graph, x, keep)
-    qs = (percentile,) if percentile is not None else PERCENTILES
-    pct = percentiles(acts, sorted(set(qs)))
     logits = acts[act_node(st, st.logits)].reshape(len(x), -1)
     ann_pred = np.argmax(logits, axis=1)
     n_tune = min(len(x), max(1, int(tune_samples)))
-    tune_idx = np.arange(n_tune)
 
+    fit_idx = np.arange(n_tune)
+    check_idx = np.arange(n_tune, min(len(x), 2 * n_tune)) if len(x) > n_tune else fit_idx
+    q = percentile if percentile is not None else DEFAULT_PERCENTILE
+    pct = percentiles(acts, [q])
+    per_run = encoding["max_rate_hz"] * encoding["duration_us"] * 1e-6  # input spikes of a value 1.0
     tried: list = []
-    cache: dict = {}
 
-    def score(choice: Choice):
-        key = choice.label()
-        if key in cache:
-            return cache[key]
-        ints, slow = integer_layers(graph, st, pct, choice, encoding)
+    def build(choice, ints, slow):
         has_leak = any(li.bias is not None for li in ints.values())
         sg = spiking_graph(graph, st, ints)
         sg.meta["conversion"] = make_record(encoding, choice, slow, has_leak, {})
-        try:
-            config = compile_graph(sg, target)
-        except SnncError as e:
-            cache[key] = (None, ints, slow, sg, None, str(e))
-            return cache[key]
-        counts, n_ev, _ = chip_run(config, x, tune_idx, encoding, seed)
-        agree = float(np.mean(predict(counts) == ann_pred[tune_idx]))
-        tried.append({"choice": key, "agreement": agree, "events_per_sample": float(n_ev.mean())})
-        _log(progress, f"  {key}: chip agrees with the ANN on {100 * agree:.1f} % of {n_tune} calibration samples")
-        cache[key] = (agree, ints, slow, sg, config, None)
-        return cache[key]
+        return sg, compile_graph(sg, target)
 
-    best = Choice(percentile=qs[0], bias="leak" if st.has_bias else "strip")
-    first = score(best)
-    tuned = first[0] is not None
+    def calibrate(choice: Choice):
+        """Integer layers for ``choice``, then potential correction layer by layer; returns the figures."""
+        ints, slow = integer_layers(graph, st, pct, choice, encoding)
+        try:
+            sg, config = build(choice, ints, slow)
+        except SnncError as e:
+            return {"error": str(e), "ints": ints, "slow": slow, "sg": spiking_graph(graph, st, ints),
+                    "config": None, "choice": choice}
+        if correct:
+            for k, w in enumerate(st.weights):
+                _log(progress, f"  [{choice.bias} biases] potential correction of layer {w} ({k + 1}/"
+                               f"{len(st.weights)}) on {len(fit_idx)} samples")
+                _, _, per = chip_run(config, x, fit_idx, encoding, seed, keep_counts=True)
+                core = {e["name"]: int(e["core"]) for e in config["snnc"]["layers"]}[w]
+                li = ints[w]
+                c = per[core].reshape(len(fit_idx), -1).astype(np.float64)
+                a = acts[act_node(st, w)][fit_idx].reshape(len(fit_idx), -1).astype(np.float64)
+                excess = (c - np.maximum(a, 0.0) / li.scale * per_run).mean(axis=0)  # spikes per neuron
+                v0 = np.broadcast_to(np.asarray(li.v_init, np.float64), excess.shape)
+                li.v_init = v0 - excess * li.threshold
+                sg, config = build(choice, ints, slow)
+        counts, n_ev, per = chip_run(config, x, check_idx, encoding, seed, keep_counts=True)
+        agree = float(np.mean(predict(counts) == ann_pred[check_idx]))
+        tried.append({"biases": choice.bias, "agreement": agree, "samples": int(len(check_idx)),
+                      "events_per_sample": float(n_ev.mean())})
+        _log(progress, f"  [{choice.bias} biases] chip agrees with the ANN on {100 * agree:.1f} % of "
+                       f"{len(check_idx)} {'held-out ' if check_idx is not fit_idx else ''}calibration samples")
+        return {"agreement": agree, "ints": ints, "slow": slow, "sg": sg, "config": config, "choice": choice,
+                "per_core": per, "events": float(n_ev.mean())}
+
+    best = calibrate(Choice(percentile=q, bias="leak" if st.has_bias else "strip"))
+    tuned = best.get("config") is not None
     if not tuned:
-        _log(progress, f"convert: the model does not compile for {target} ({first[5]}); keeping the default "
-                       "choice untuned")
-    else:
-        def better(cands):
-            nonlocal best
-            top = cache[best.label()][0]
-            for c in cands:
-                s = score(c)[0]
-                if s is not None and s > top:
-                    best, top = c, s
-        if st.has_bias:
-            better([replace(best, bias="strip")])
-        better([replace(best, percentile=q) for q in qs[1:]])
-        better([replace(best, gain=g) for g in GAINS[1:]])
-        better([replace(best, floor=f) for f in FLOORS[1:]])
-    agree, ints, slow, sg, config, _ = cache[best.label()]
+        _log(progress, f"convert: the model does not compile for {target}, so it cannot be calibrated on the "
+                       f"simulated chip ({best['error']})")
+    elif st.has_bias:
+        other = calibrate(Choice(percentile=q, bias="strip"))
+        if other["agreement"] > best["agreement"]:
+            best = other
+    choice, ints, slow, sg, config = best["choice"], best["ints"], best["slow"], best["sg"], best["config"]
     has_leak = any(li.bias is not None for li in ints.values())
-    record = make_record(encoding, best, slow, has_leak, {})
+    record = make_record(encoding, choice, slow, has_leak, {})
     sg.meta["conversion"] = record
 
-    # per-layer report on the tuning samples
-    layers = []
-    chip_figs = {}
+    # per-layer report on the check samples
+    chip_figs, name_core, per_core = {}, {}, {}
+    n_chk = len(check_idx)
     if config is not None:
-        counts, n_ev, per_core = chip_run(config, x, tune_idx, encoding, seed, keep_counts=True)
         name_core = {e["name"]: int(e["core"]) for e in config["snnc"]["layers"]}
-        chip_figs = {"agreement": float(np.mean(predict(counts) == ann_pred[tune_idx])),
-                     "events_per_sample": float(n_ev.mean()), "samples": int(n_tune)}
+        per_core = best["per_core"]
+        chip_figs = {"agreement": best["agreement"], "events_per_sample": best["events"], "samples": int(n_chk),
+                     "held_out": bool(check_idx is not fit_idx)}
     duration_s = encoding["duration_us"] * 1e-6
+    layers = []
     for w in st.weights:
         li = ints[w]
         rep = dict(li.report)
-        a = acts[act_node(st, w)][:n_tune].reshape(n_tune, -1).astype(np.float64)
+        a = acts[act_node(st, w)][check_idx].reshape(n_chk, -1).astype(np.float64)
         rep["expected_rate_hz"] = float(np.mean(np.clip(a / li.scale, 0.0, 1.0)) * encoding["max_rate_hz"])
         rep["measured_rate_hz"] = None
         rep["spike_agreement"] = None
-        core = name_core.get(w) if config is not None else None
+        core = name_core.get(w)
         if core is not None and core in per_core:
-            c = per_core[core].reshape(n_tune, -1).astype(np.float64)
+            c = per_core[core].reshape(n_chk, -1).astype(np.float64)
             if c.shape == a.shape:
                 rep["measured_rate_hz"] = float(c.mean() / duration_s)
                 rep["spike_agreement"] = _corr(c.ravel(), a.ravel())
@@ -204,7 +211,8 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
         biases = "leak" if has_leak else "stripped"
     report = {
         "input_shape": list(shape), "encoding": encoding, "calibration_samples": int(len(x)),
-        "tuning_samples": int(n_tune), "choice": record["choice"], "biases": biases,
+        "tuning_samples": int(n_tune), "potential_correction": bool(correct and tuned),
+        "choice": record["choice"], "biases": biases,
         "slow_clock_hz": record["compile"]["slow_clock_hz"], "tried": tried, "chip": chip_figs,
         "notes": list(graph.meta.get("notes", [])), "layers": layers, "seconds": time.perf_counter() - t0,
         "tuned": tuned,

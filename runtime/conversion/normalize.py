@@ -42,11 +42,11 @@ class Choice:
     percentile: float = 99.9
     bias: str = "leak"  # "leak" or "strip"
     gain: float = 1.0  # output layer's scale = gain x its percentile
-    floor: float = 1.0  # threshold_low = -floor x threshold
+    floor: float | None = None  # threshold_low = -floor x threshold; None: the lowest the chip holds
     half_init: bool = True
 
     def label(self) -> str:
-        return (f"p{self.percentile:g} bias={self.bias} out-gain={self.gain:g} floor={self.floor:g}"
+        return (f"p{self.percentile:g} bias={self.bias} out-gain={self.gain:g} floor={self.floor}"
                 + ("" if self.half_init else " init=0"))
 
 
@@ -161,7 +161,7 @@ class LayerInt:
     threshold_low: int
     weight: np.ndarray
     bias: np.ndarray | None
-    v_init: int
+    v_init: object  # the initial state: one integer, or per channel / per neuron
     report: dict = field(default_factory=dict)
 
 
@@ -200,7 +200,7 @@ def integer_layers(graph: Graph, st: Structure, pct: dict, choice: Choice, encod
             bias_clipped = int(np.count_nonzero(bias != braw))
             if not np.any(bias):
                 bias = None
-        low = int(max(-32768, -round(choice.floor * theta)))
+        low = -32768 if choice.floor is None else int(max(-32768, -round(choice.floor * theta)))
         if low == 0:
             low = -1
         li = LayerInt(w, lam_out, lam_in, theta, low, wq, bias, theta // 2 if choice.half_init else 0)
@@ -217,6 +217,17 @@ def integer_layers(graph: Graph, st: Structure, pct: dict, choice: Choice, encod
     return out, slow
 
 
+def _state(li: LayerInt, shape) -> np.ndarray | None:
+    """The layer's initial state, one integer per neuron (``li.v_init``: a number, per channel or per neuron)."""
+    v = np.asarray(li.v_init, dtype=np.float64)
+    if v.size == int(np.prod(shape)):
+        v = v.reshape(shape)
+    elif v.ndim == 1 and len(shape) > 1:
+        v = v.reshape((-1,) + (1,) * (len(shape) - 1))
+    v = np.clip(np.round(np.broadcast_to(v, shape)), max(li.threshold_low, -32768), 32767)
+    return v if np.any(v) else None
+
+
 def spiking_graph(graph: Graph, st: Structure, ints: dict) -> Graph:
     """The folded ANN graph with integer weights and IAF neurons (plus an IAF after the logits)."""
     g = graph.copy()
@@ -228,7 +239,7 @@ def spiking_graph(graph: Graph, st: Structure, ints: dict) -> Graph:
         g.replace(w, node)
         iaf = IAF(st.neuron_of[w] or f"{w}.spk", threshold=float(li.threshold), threshold_low=float(li.threshold_low),
                   reset="subtract", spike_mode="single",
-                  v_init=np.full(shapes[w], float(li.v_init)) if li.v_init else None)
+                  v_init=_state(li, shapes[w]))
         if st.neuron_of[w]:
             g.replace(st.neuron_of[w], iaf)
         else:

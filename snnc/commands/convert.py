@@ -9,9 +9,10 @@ def add_parser(sub):
     p = sub.add_parser(
         "convert", help="convert a ReLU ANN to a spiking model for the chip, calibrated on data",
         description="Fold BatchNorm, turn AvgPool into SumPool, normalize each layer to its activation scale on "
-                    "the calibration data (Rueckauer et al. 2017), quantize to the chip's integers and add a "
-                    "spiking output layer; the choices (percentile, biases as leak or dropped, output gain) are "
-                    "measured on the bit-accurate simulator against the ANN. Writes a model that `snnc "
+                    "the calibration data (Rueckauer et al. 2017), quantize to the chip's integers, add a spiking "
+                    "output layer, and correct each layer's initial potentials on the bit-accurate simulator so "
+                    "its spike counts match the ANN's activations (Li et al. 2021); biases as leak or dropped, "
+                    "whichever agrees better with the ANN. Writes a model that `snnc "
                     "check/compile/evaluate` load without --trust or --input-shape. Exit 0: written; 2: bad "
                     "usage, an ANN layer that cannot convert, or bad calibration data.")
     p.add_argument("ann", metavar="ANN", help="the ANN: a torch model file (.pt, whole module; loaded safely) or "
@@ -20,15 +21,15 @@ def add_parser(sub):
     p.add_argument("--input-shape", metavar="C,H,W", help="the ANN's input shape (if the file does not store it)")
     p.add_argument("--calibration", metavar="DATA.npz", required=True, help="calibration inputs: x float32 "
                    "[N, C, H, W], as the ANN takes them (a few hundred samples)")
-    p.add_argument("--percentile", type=float, default=None, help="activation percentile per layer (e.g. 99.9); "
-                   "default: try 99.9, 99.99, 99 and 100 and keep the best on the calibration data")
+    p.add_argument("--percentile", type=float, default=None, help="activation percentile that sets each layer's "
+                   "scale (default 99.9)")
     p.add_argument("--encoding", default=None, choices=["poisson"], help="input encoding (default poisson)")
     p.add_argument("--max-rate", type=float, default=None, metavar="HZ", help="Poisson rate of an input value 1.0 "
                    "(default 250)")
     p.add_argument("--duration-ms", type=float, default=None, metavar="MS", help="encoding window (default 100)")
     p.add_argument("--target", default="speck2f", help="chip the calibration runs on (default speck2f)")
-    p.add_argument("--tune-samples", type=int, default=200, metavar="N", help="calibration samples run on the "
-                   "simulated chip per tried choice (default 200)")
+    p.add_argument("--tune-samples", type=int, default=100, metavar="N", help="calibration samples the potential "
+                   "correction runs on the simulated chip (default 100); the next N check the result")
     p.add_argument("--trust", action="store_true", help="unpickle an ANN that names classes outside the "
                    "allow-list (runs code from the file)")
     p.add_argument("-o", "--output", required=True, metavar="SNN.pt", help="where to write the spiking model")
@@ -56,23 +57,23 @@ def format_report(rep: dict, out: str) -> str:
                      f"{_pct(r['zeroed_weights']):>7} {r['bias']:>8} {r['expected_rate_hz']:>8.1f} {chip_hz:>8} "
                      f"{corr:>8}")
     ch = rep["choice"]
-    lines.append(f"  chosen: percentile {ch['percentile']:g}, output gain {ch['output_gain']:g}, floor "
-                 f"-{ch['floor']:g} x threshold, neurons start at threshold/2")
+    lines.append(f"  scales: {ch['percentile']:g}th percentile of each layer's positive activations; neurons floored "
+                 "at -32768" + ("; initial potentials corrected layer by layer on the simulated chip"
+                                if rep.get("potential_correction") else ""))
+    tried = {t["biases"]: t for t in rep["tried"]}
     if rep["biases"] == "leak":
         lines.append(f"  biases: kept as leak at a {rep['slow_clock_hz']:g} Hz slow clock (recorded in the model; "
                      "compile writes it into the configuration)")
     elif rep["biases"] == "stripped":
-        lines.append("  biases: dropped")
-    if rep["biases"] != "none":
-        by = {t["choice"].split(" ")[1]: t["agreement"] for t in rep["tried"] if f"p{ch['percentile']:g} " in t["choice"]
-              and f"out-gain={ch['output_gain']:g} " in t["choice"] and f"floor={ch['floor']:g}" in t["choice"]}
-        if len(by) > 1:
-            lines.append("    measured: " + ", ".join(f"{k}: chip agrees with the ANN on {100 * v:.1f} %"
-                                                       for k, v in sorted(by.items())))
+        lines.append("  biases: dropped (the potential correction absorbs their mean effect)")
+    if len(tried) > 1:
+        lines.append("    measured: " + "; ".join(f"{'leak' if k == 'leak' else 'dropped'}: chip agrees with the "
+                                                  f"ANN on {100 * t['agreement']:.1f} %" for k, t in tried.items()))
     chip = rep.get("chip") or {}
     if chip:
         lines.append(f"  calibration check: chip agrees with the ANN on {100 * chip['agreement']:.1f} % of "
-                     f"{chip['samples']} samples, {chip['events_per_sample']:.0f} input events per sample")
+                     f"{chip['samples']} {'held-out ' if chip.get('held_out') else ''}calibration samples, "
+                     f"{chip['events_per_sample']:.0f} input events per sample")
     else:
         lines.append("  calibration check: not run (the model does not compile for the target; see `snnc check`)")
     lines.append(f"wrote {out}")
