@@ -42,6 +42,7 @@ class Choice:
     percentile: float = 99.9
     bias: str = "leak"  # "leak" or "strip"
     gain: float = 1.0  # output layer's scale = gain x its percentile
+    scale: float = 1.0  # every layer's scale = scale x its percentile (below 1: more spikes)
     floor: float | None = None  # threshold_low = -floor x threshold; None: the lowest the chip holds
     half_init: bool = True
 
@@ -170,7 +171,7 @@ def integer_layers(graph: Graph, st: Structure, pct: dict, choice: Choice, encod
     lam: dict = {}
     for w in st.weights:
         a = act_node(st, w)
-        lam[a] = pct[a][choice.percentile] * (choice.gain if w == st.logits else 1.0)
+        lam[a] = pct[a][choice.percentile] * choice.scale * (choice.gain if w == st.logits else 1.0)
     # shared scales at residual sums
     for g in set(st.groups.values()):
         members = [r for r, gg in st.groups.items() if gg == g and r in lam]
