@@ -59,7 +59,7 @@ def make_record(encoding: dict, choice: Choice, slow_hz: float, has_leak: bool, 
 
 def compile_graph(sg, target: str) -> dict:
     """Compile the spiking graph (its meta carries the conversion record) with default options."""
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     return compile_model(sg, CompileOptions(target=target))
 

@@ -27,7 +27,7 @@ def _config_of(model, target: str, dvs_input: bool) -> dict:
         from snnc.targets.config import load_config
 
         return load_config(p)
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     return compile_model(p, CompileOptions(target=target, dvs_input=dvs_input))
 
