@@ -51,7 +51,7 @@ def make_record(encoding: dict, choice: Choice, slow_hz: float, has_leak: bool, 
         "encoding": dict(encoding),
         "compile": {"keep_biases": bool(has_leak), "clip": False, "slow_clock_hz": float(slow_hz) if has_leak
                     else None},
-        "choice": {"percentile": choice.percentile, "bias": choice.bias, "output_gain": choice.gain,
+        "choice": {"percentile": choice.percentile, "scale": choice.scale, "bias": choice.bias, "output_gain": choice.gain,
                    "floor": choice.floor, "half_init": choice.half_init},
         "source": source,
     }

@@ -42,7 +42,7 @@ class Choice:
     percentile: float = 99.9
     bias: str = "leak"  # "leak" or "strip"
     gain: float = 1.0  # output layer's scale = gain x its percentile
-    scale: float = 1.0  # every layer's scale = scale x its percentile (below 1: more spikes)
+    scale: float = 0.5  # every layer's scale = scale x its percentile (below 1: more spikes)
     floor: float | None = None  # threshold_low = -floor x threshold; None: the lowest the chip holds
     half_init: bool = True
 

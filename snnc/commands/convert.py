@@ -57,7 +57,7 @@ def format_report(rep: dict, out: str) -> str:
                      f"{_pct(r['zeroed_weights']):>7} {r['bias']:>8} {r['expected_rate_hz']:>8.1f} {chip_hz:>8} "
                      f"{corr:>8}")
     ch = rep["choice"]
-    lines.append(f"  scales: {ch['percentile']:g}th percentile of each layer's positive activations; neurons floored "
+    lines.append(f"  scales: {ch.get('scale', 1):g} x the {ch['percentile']:g}th percentile of each layer's positive activations; neurons floored "
                  "at -32768" + ("; initial potentials corrected layer by layer on the simulated chip"
                                 if rep.get("potential_correction") else ""))
     tried = {t["biases"]: t for t in rep["tried"]}
