@@ -16,7 +16,7 @@ import numpy as np
 
 from snnc.compiler.errors import SnncError
 
-from .data import encode, load_samples, make_encoding
+from .data import load_samples, make_encoding
 
 
 def _config_of(model, target: str, dvs_input: bool) -> dict:

@@ -115,4 +115,4 @@ def read_conversion_record(path) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-__all__ = ["SpikingGraph", "export_module", "save_converted", "read_conversion_record", "np"]
+__all__ = ["SpikingGraph", "export_module", "save_converted", "read_conversion_record"]
