@@ -8,7 +8,7 @@ Data (the MNIST test set shipped in examples/data/mnist): train on images 0-7999
 (``snnc convert ANN --input-shape 1,28,28 --calibration calib.npz``) and evaluated
 (``snnc evaluate SNN --data test.npz --ann ANN``): Poisson input, 100 ms, 250 Hz for a white pixel.
 
-    python examples/convert_mnist.py                  # about 5 minutes on 2 cores
+    python examples/convert_mnist.py                  # training ~50 s per epoch on 2 idle cores
     python examples/convert_mnist.py --seed 1 --out /tmp/cm1
 """
 from __future__ import annotations
