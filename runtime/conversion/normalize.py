@@ -10,7 +10,9 @@ neuron at ``lam_l`` fires at the input's full rate:
 On the chip the threshold is an integer ``theta_l`` and the weights are int8: ``w = round(W'_l * theta_l)``, with
 ``theta_l`` as large as keeps the largest |W'_l| within 127 (so no weight is clipped and the int8 range is used in
 full), at most 16383 (so the int16 state has room above the threshold).  Neurons start at ``theta_l // 2`` (the
-rounding of spike counts is then to nearest, not down) and are floored at ``-theta_l * floor``.
+rounding of spike counts is then to nearest, not down; :mod:`.convert` then corrects each neuron's start on the
+simulated chip) and are floored at -32768 (``floor=None``) or ``-theta_l * floor``.  ``scale`` (0.5 by default)
+multiplies every layer's percentile: a chip neuron may fire faster than the input, and more spikes round finer.
 
 The logits get an integrate-and-fire output layer of their own, scaled like the others by ``gain`` x their
 percentile (more output spikes, fewer ties).  Layers meeting at a residual sum share one scale (the larger).
