@@ -10,7 +10,9 @@ def add_parser(sub):
                        "the integer (quantized) model, and the bit-accurate simulator built from the compiled "
                        "configuration, all fed the same input events; also how often the integer model and the "
                        "simulator agree.  Given a configuration JSON instead of a model, only the chip figure is "
-                       "computed (the others are null).")
+                       "computed (the others are null).  With --data TEST.npz instead of --config: any model `compile` takes "
+                       "(converted, trained, NIR) on labelled samples encoded as Poisson events, optionally against "
+                       "an ANN (docs/conversion.md).")
     p.add_argument("model", metavar="MODEL_OR_CONFIG_JSON", help="a model saved by `snnc train` (.pt), or a "
                    "configuration written by `snnc compile` (.json)")
     p.add_argument("--config", metavar="CONFIG.toml", help="the training configuration (dataset, "
