@@ -6,6 +6,7 @@ extending is a one-line edit.  Rule checks collect every violation; nothing stop
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,16 @@ def _load(model, options: CompileOptions) -> Graph:
     return load_model(model, input_shape=options.input_shape, trust=options.trust)
 
 
+def _model_options(options: CompileOptions, meta: dict) -> CompileOptions:
+    """A model written by ``snnc convert`` says how it must be compiled: its biases are leak (calibrated for a
+    slow clock) and its weights above the threshold are meant (not to be clipped)."""
+    rec = (meta.get("conversion") or {}).get("compile") or {}
+    if not rec:
+        return options
+    return dataclasses.replace(options, keep_biases=bool(rec.get("keep_biases", options.keep_biases)),
+                               clip=bool(rec.get("clip", options.clip)))
+
+
 def run_pipeline(model, target, options: CompileOptions | None = None, until: str = "assign") -> CompileResult:
     """Run the pipeline on a path, a torch module, a NIR graph or a Graph for ``target``, a chip value
     (``snnc.targets.speck.Target``; ``snnc.targets.compile.run_pipeline`` looks one up by ``options.target``).
@@ -136,6 +147,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     result = CompileResult(target=target, options=options)
     t0 = time.perf_counter()
     graph = _load(model, options)
+    options = result.options = _model_options(options, graph.meta)
     result.source = dict(graph.meta)
     result.timings["load"] = time.perf_counter() - t0
     ctx = PassContext(target=target, options=options, diags=result.diagnostics)

@@ -13,7 +13,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ["check", "compile", "inspect", "targets", "simulate", "deploy", "train", "evaluate", "report"]
+COMMANDS = ["check", "compile", "inspect", "targets", "simulate", "deploy", "train", "convert", "evaluate", "report"]
 
 
 class _Parser(argparse.ArgumentParser):

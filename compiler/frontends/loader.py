@@ -18,7 +18,8 @@ The allow-list:
 * every ``nn.Module`` subclass in ``sinabs.layers.*`` (``IAF``, ``IAFSqueeze``, ``LIF``, ``LIFSqueeze``,
   ``SumPool2d``, ``Merge``, ...) and every class in ``sinabs.activation.*`` (spike functions ``MultiSpike`` /
   ``SingleSpike`` / ``MaxSpike``, resets ``MembraneSubtract`` / ``MembraneReset``, surrogate gradients);
-* every ``nn.Module`` subclass in ``snnc.runtime.training.*`` (snnc's own training layers);
+* every ``nn.Module`` subclass in ``snnc.runtime.training.*`` and ``snnc.runtime.conversion.*`` (snnc's own
+  training layers and the graph container of converted models);
 * sinabs' ``DVSLayer`` (with its ``Crop2d`` and ``FlipDims``), received by snnc's stand-ins
   (``frontends/sinabs_dvs.py``): its package, ``sinabs.backend.dynapcnn``, imports samna and is never imported.
 
@@ -53,6 +54,7 @@ _ALLOWED_PREFIXES = (
     ("sinabs.layers.", "module"),
     ("sinabs.activation.", "class"),
     ("snnc.runtime.training.", "module"),
+    ("snnc.runtime.conversion.", "module"),
 )
 
 
@@ -105,11 +107,13 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
     elif suffix in TORCH_SUFFIXES:
         from .torch_frontend import from_torch
 
-        module, saved_shape = load_torch_file(path, trust=trust)
+        module, saved_shape, record = load_torch_file(path, trust=trust, with_record=True)
         try:
             graph = from_torch(module, shape or saved_shape, name=path.stem)
         except SnncError as e:
             raise SnncError(f"{path}: {e}") from None
+        if record is not None:  # written by `snnc convert`: encoding, leak clock, clipping (see runtime/conversion)
+            graph.meta["conversion"] = record
         fmt = "torch"
     else:
         from .nir_frontend import from_nir, read_nir
@@ -312,10 +316,11 @@ def _resolve_allowed(full: str):
     return None
 
 
-def load_torch_file(path: Path, trust: bool = False):
+def load_torch_file(path: Path, trust: bool = False, with_record: bool = False):
     """Unpickle a torch file safely; return ``(module, saved_input_shape or None)``.
 
-    Accepts a whole ``nn.Module`` or a dict ``{"model": module, "input_shape": [C, H, W]}``.  A bare state_dict,
+    Accepts a whole ``nn.Module`` or a dict ``{"model": module, "input_shape": [C, H, W]}``; with ``with_record``
+    also the dict's ``snnc_conversion`` entry (written by ``snnc convert``) or None, as a third value.  A bare state_dict,
     a class outside the allow-list (without ``trust``) or an unreadable file raise SnncError.
     """
     import torch
@@ -363,7 +368,7 @@ def load_torch_file(path: Path, trust: bool = False):
             raise SnncError(f"{path}: is not a readable torch model file ({msg}); it may be truncated or not "
                             "written by torch.save") from None
 
-    saved_shape = None
+    saved_shape = record = None
     if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
         if obj.get("input_shape") is not None:
             try:
@@ -371,9 +376,11 @@ def load_torch_file(path: Path, trust: bool = False):
                                           else obj["input_shape"])
             except SnncError as e:
                 raise SnncError(f"{path}: the saved 'input_shape': {e}") from None
+        if isinstance(obj.get("snnc_conversion"), dict):
+            record = obj["snnc_conversion"]
         obj = obj["model"]
     if isinstance(obj, nn.Module):
-        return obj, saved_shape
+        return (obj, saved_shape, record) if with_record else (obj, saved_shape)
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise SnncError(f"{path}: this file holds only weights (a state_dict); save the whole model with "
                         "torch.save(model, path), or {'model': model, 'input_shape': [C, H, W]}")

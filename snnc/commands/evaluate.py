@@ -12,11 +12,14 @@ def add_parser(sub):
                        "the integer (quantized) model, and the bit-accurate simulator built from the compiled "
                        "configuration, all fed the same input events; also how often the integer model and the "
                        "simulator agree.  Given a configuration JSON instead of a model, only the chip figure is "
-                       "computed (the others are null).")
+                       "computed (the others are null).  With --data TEST.npz instead of --config: any model `compile` takes "
+                       "(converted, trained, NIR) on labelled samples encoded as Poisson events, optionally against "
+                       "an ANN (docs/conversion.md).")
     p.add_argument("model", metavar="MODEL_OR_CONFIG_JSON", help="a model saved by `snnc train` (.pt), or a "
                    "configuration written by `snnc compile` (.json)")
     p.add_argument("--config", metavar="CONFIG.toml", help="the training configuration (dataset, "
                    "evaluation split, encoding)")
+    add_data_options(p)
     p.add_argument("--limit", metavar="N", type=int, default=None, help="evaluate only the first N samples of the "
                    "evaluation split")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -27,22 +30,60 @@ def add_parser(sub):
     return p
 
 
+def add_data_options(p) -> None:
+    """``--data TEST.npz`` and what goes with it (runtime/conversion/evaluate.py does the work)."""
+    p.add_argument("--data", metavar="TEST.npz", help="labelled samples (x float32 [N, C, H, W], y [N]) encoded as "
+                   "events; instead of --config. Works for converted, trained and NIR models")
+    p.add_argument("--ann", metavar="ANN", help="with --data: also the ANN's accuracy on the same x")
+    p.add_argument("--encoding", choices=["poisson"], default=None, help="with --data: input encoding (default: "
+                   "what a converted model records, else poisson)")
+    p.add_argument("--max-rate", type=float, default=None, metavar="HZ", help="with --data: Poisson rate of a "
+                   "value 1.0 (default: recorded, else 250)")
+    p.add_argument("--duration-ms", type=float, default=None, metavar="MS", help="with --data: encoding window "
+                   "(default: recorded, else 100)")
+    p.add_argument("--trust", action="store_true", help="with --ann: unpickle an ANN outside the allow-list")
+
+
+def run_data(args) -> int:
+    from snnc.runtime.conversion.evaluate import evaluate_data
+
+    enc = {"kind": args.encoding, "max_rate_hz": args.max_rate,
+           "duration_us": None if args.duration_ms is None else int(round(args.duration_ms * 1000))}
+    res = evaluate_data(args.model, args.data, ann=args.ann, encoding=enc, limit=args.limit, trust=args.trust,
+                        progress=True)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.2f} %"  # noqa: E731
+    print(f"samples:             {res['samples']}")
+    print(f"events per sample:   {res['events_per_sample']:.0f}")
+    print(f"ANN:                 {pct(res['ann_accuracy'])}")
+    print(f"chip (simulated):    {pct(res['chip_accuracy'])}")
+    print(f"ANN/chip agree:      {pct(res['agreement'])}")
+    return 0
+
+
 def run(args) -> int:
     from snnc.compiler.errors import SnncError
     from snnc.runtime.training.evaluate import evaluate
 
+    modes = [flag for flag, given in (("--config", args.config), ("--data", args.data),
+                                      ("--dataset", args.dataset)) if given]
+    if len(modes) > 1:
+        raise SnncError(f"give one of --config CONFIG.toml, --data TEST.npz or --dataset DIR, not {' and '.join(modes)}")
+    if args.limit is not None and args.limit < 1:
+        raise SnncError(f"--limit must be >= 1, got {args.limit}")
+    if args.ann is not None and args.data is None:
+        raise SnncError("--ann needs --data")
     if args.dataset:
         from ._dataset_eval import run_dataset
 
-        if args.config:
-            raise SnncError("give --dataset DIR (chip accuracy over a folder) or --config CONFIG.toml (the "
-                            "training configuration's evaluation split), not both")
         return run_dataset(args)
+    if args.data is not None:
+        return run_data(args)
     if not args.config:
-        raise SnncError("give --config CONFIG.toml (the training configuration) or --dataset DIR (a folder of "
-                        "event files)")
-    if args.limit is not None and args.limit < 1:
-        raise SnncError(f"--limit must be >= 1, got {args.limit}")
+        raise SnncError("say what to evaluate on: --config CONFIG.toml (a training configuration's evaluation "
+                        "split), --data TEST.npz (labelled samples) or --dataset DIR (a folder of event files)")
     res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json,
                    energy=qualia_settings_from_args(args, training_toml=args.config))
     if args.json:

@@ -144,6 +144,13 @@ def _source(result) -> dict:
 
 
 @gc_paused
+def _slow_clock(result) -> dict:
+    """``{"slow_clock_hz": f}`` for a model converted by ``snnc convert`` whose biases are leak at that clock."""
+    rec = ((result.source or {}).get("conversion") or {}).get("compile") or {}
+    hz = rec.get("slow_clock_hz")
+    return {"slow_clock_hz": float(hz)} if hz and rec.get("keep_biases") else {}
+
+
 def build_config(result) -> dict:
     """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits)."""
     chip, target, options = result.chip, result.target, result.options
@@ -191,7 +198,7 @@ def build_config(result) -> dict:
         "outputs": outputs,
         "layers": snnc_layers,
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
-        "simulator": dict(SIMULATOR_DEFAULTS),
+        "simulator": dict(SIMULATOR_DEFAULTS, **_slow_clock(result)),
     }
     return {  # the chip sections are plain Python values already (tolist / int / bool)
         "cnn_layers": cnn,

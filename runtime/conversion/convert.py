@@ -1,0 +1,242 @@
+"""``snnc convert``: an ANN and calibration data -> a spiking model of chip integers, checked on the simulated chip.
+
+1. :func:`~.ann.load_ann` reads and folds the ANN (BatchNorm into weights, AvgPool into SumPool + 1/k^2).
+2. The ANN runs on the calibration inputs; each ReLU's (and the logits') positive activations give percentiles.
+3. :mod:`.normalize` turns one choice of knobs (percentile, biases as leak or dropped, output gain, floor) into
+   integer layers; the result is compiled with the ordinary pipeline and run on the bit-accurate simulator, fed the
+   calibration inputs encoded as events.  The score is how often the chip's prediction (output feature with the
+   most spikes) agrees with the ANN's.
+4. A small coordinate search over the knobs keeps the best-scoring choice (ties: the earlier, i.e. default,
+   choice).  Given ``percentile``, only that percentile is tried.
+
+The per-layer report compares each layer's spike counts with the ANN's activations on the same samples.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snnc.compiler.errors import SnncError
+
+from .ann import activations, load_ann, run_graph
+from .data import encode
+from .normalize import Choice, act_node, analyse, integer_layers, percentiles, spiking_graph
+
+DEFAULT_PERCENTILE = 99.9
+FORMAT = 1
+
+
+@dataclass
+class Conversion:
+    """What :func:`convert_ann` returns."""
+
+    module: object  # the torch module to save
+    graph: object  # the spiking graph IR
+    record: dict  # the snnc_conversion record saved with the model
+    input_shape: tuple
+    report: dict = field(default_factory=dict)
+
+
+def _log(progress, msg):
+    if progress:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def make_record(encoding: dict, choice: Choice, slow_hz: float, has_leak: bool, source: dict) -> dict:
+    return {
+        "format_version": FORMAT,
+        "encoding": dict(encoding),
+        "compile": {"keep_biases": bool(has_leak), "clip": False, "slow_clock_hz": float(slow_hz) if has_leak
+                    else None},
+        "choice": {"percentile": choice.percentile, "scale": choice.scale, "bias": choice.bias, "output_gain": choice.gain,
+                   "floor": choice.floor, "half_init": choice.half_init},
+        "source": source,
+    }
+
+
+def compile_graph(sg, target: str) -> dict:
+    """Compile the spiking graph (its meta carries the conversion record) with default options."""
+    from snnc.targets.compile import CompileOptions, compile_model
+
+    return compile_model(sg, CompileOptions(target=target))
+
+
+def chip_run(config: dict, xs: np.ndarray, idx: np.ndarray, encoding: dict, seed: int = 0,
+             keep_counts: bool = False):
+    """Run the simulator built from ``config`` on the samples ``xs[idx]``.
+
+    Returns ``(output counts [n, F], events per sample [n], {core: counts [n, ...]} or None)``.
+    """
+    from snnc.runtime.simulator import Simulator
+
+    sim = Simulator.from_config(config)
+    outs = config["snnc"]["outputs"]
+    if len(outs) != 1:
+        raise SnncError(f"the compiled model has {len(outs)} output layers; evaluation needs one")
+    out_core = int(outs[0]["core"])
+    n_feat = int(config["cnn_layers"][out_core]["dimensions"]["output_shape"]["feature_count"])
+    counts = np.zeros((len(idx), n_feat), np.int64)
+    n_events = np.zeros(len(idx), np.int64)
+    per_core: dict | None = {} if keep_counts else None
+    for j, i in enumerate(idx):
+        ev = encode(xs[i], encoding, int(i), seed)
+        res = sim.run(ev)
+        n_events[j] = len(ev)
+        f = res.output_events["feature"].astype(np.int64)
+        counts[j] = np.bincount(f, minlength=n_feat)[:n_feat]
+        if per_core is not None:
+            for c, a in res.spike_counts.items():
+                per_core.setdefault(c, []).append(a)
+    if per_core is not None:
+        per_core = {c: np.stack(v) for c, v in per_core.items()}
+    return counts, n_events, per_core
+
+
+def predict(counts: np.ndarray) -> np.ndarray:
+    """The output feature with the most spikes (ties: the lowest index)."""
+    return np.argmax(counts, axis=-1)
+
+
+def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict | None = None,
+                percentile: float | None = None, target: str = "speck2f", trust: bool = False,
+                tune_samples: int = 100, seed: int = 0, progress: bool = False,
+                correct: bool = True) -> Conversion:
+    """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``."""
+    from .data import DEFAULT_ENCODING
+
+    t0 = time.perf_counter()
+    encoding = dict(encoding or DEFAULT_ENCODING)
+    graph = load_ann(ann, input_shape=input_shape, trust=trust)
+    (inp,) = graph.inputs()
+    shape = tuple(graph[inp].shape)
+    x = np.asarray(calibration, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0 or tuple(x.shape[1:]) != shape:
+        raise SnncError(f"calibration data has shape {list(x.shape)}; the ANN takes [N, {', '.join(map(str, shape))}] "
+                        "with N >= 1")
+    st = analyse(graph)
+    keep = {act_node(st, w) for w in st.weights}
+    _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
+    acts = activations(graph, x, keep)
+    logits = acts[act_node(st, st.logits)].reshape(len(x), -1)
+    ann_pred = np.argmax(logits, axis=1)
+    n_tune = min(len(x), max(1, int(tune_samples)))
+
+    fit_idx = np.arange(n_tune)
+    check_idx = np.arange(n_tune, min(len(x), 2 * n_tune)) if len(x) > n_tune else fit_idx
+    q = percentile if percentile is not None else DEFAULT_PERCENTILE
+    pct = percentiles(acts, [q])
+    per_run = encoding["max_rate_hz"] * encoding["duration_us"] * 1e-6  # input spikes of a value 1.0
+    tried: list = []
+
+    def build(choice, ints, slow):
+        has_leak = any(li.bias is not None for li in ints.values())
+        sg = spiking_graph(graph, st, ints)
+        sg.meta["conversion"] = make_record(encoding, choice, slow, has_leak, {})
+        return sg, compile_graph(sg, target)
+
+    def calibrate(choice: Choice):
+        """Integer layers for ``choice``, then potential correction layer by layer; returns the figures."""
+        ints, slow = integer_layers(graph, st, pct, choice, encoding)
+        try:
+            sg, config = build(choice, ints, slow)
+        except SnncError as e:
+            return {"error": str(e), "ints": ints, "slow": slow, "sg": spiking_graph(graph, st, ints),
+                    "config": None, "choice": choice}
+        if correct:
+            for k, w in enumerate(st.weights):
+                _log(progress, f"  [{choice.bias} biases] potential correction of layer {w} ({k + 1}/"
+                               f"{len(st.weights)}) on {len(fit_idx)} samples")
+                _, _, per = chip_run(config, x, fit_idx, encoding, seed, keep_counts=True)
+                core = {e["name"]: int(e["core"]) for e in config["snnc"]["layers"]}[w]
+                li = ints[w]
+                c = per[core].reshape(len(fit_idx), -1).astype(np.float64)
+                a = acts[act_node(st, w)][fit_idx].reshape(len(fit_idx), -1).astype(np.float64)
+                excess = (c - np.maximum(a, 0.0) / li.scale * per_run).mean(axis=0)  # spikes per neuron
+                v0 = np.broadcast_to(np.asarray(li.v_init, np.float64), excess.shape)
+                li.v_init = v0 - excess * li.threshold
+                sg, config = build(choice, ints, slow)
+        counts, n_ev, per = chip_run(config, x, check_idx, encoding, seed, keep_counts=True)
+        agree = float(np.mean(predict(counts) == ann_pred[check_idx]))
+        tried.append({"biases": choice.bias, "agreement": agree, "samples": int(len(check_idx)),
+                      "events_per_sample": float(n_ev.mean())})
+        _log(progress, f"  [{choice.bias} biases] chip agrees with the ANN on {100 * agree:.1f} % of "
+                       f"{len(check_idx)} {'held-out ' if check_idx is not fit_idx else ''}calibration samples")
+        return {"agreement": agree, "ints": ints, "slow": slow, "sg": sg, "config": config, "choice": choice,
+                "per_core": per, "events": float(n_ev.mean())}
+
+    best = calibrate(Choice(percentile=q, bias="leak" if st.has_bias else "strip"))
+    tuned = best.get("config") is not None
+    if not tuned:
+        _log(progress, f"convert: the model does not compile for {target}, so it cannot be calibrated on the "
+                       f"simulated chip ({best['error']})")
+    elif st.has_bias:
+        other = calibrate(Choice(percentile=q, bias="strip"))
+        if other["agreement"] > best["agreement"]:
+            best = other
+    choice, ints, slow, sg, config = best["choice"], best["ints"], best["slow"], best["sg"], best["config"]
+    has_leak = any(li.bias is not None for li in ints.values())
+    record = make_record(encoding, choice, slow, has_leak, {})
+    sg.meta["conversion"] = record
+
+    # per-layer report on the check samples
+    chip_figs, name_core, per_core = {}, {}, {}
+    n_chk = len(check_idx)
+    if config is not None:
+        name_core = {e["name"]: int(e["core"]) for e in config["snnc"]["layers"]}
+        per_core = best["per_core"]
+        chip_figs = {"agreement": best["agreement"], "events_per_sample": best["events"], "samples": int(n_chk),
+                     "held_out": bool(check_idx is not fit_idx)}
+    duration_s = encoding["duration_us"] * 1e-6
+    layers = []
+    for w in st.weights:
+        li = ints[w]
+        rep = dict(li.report)
+        a = acts[act_node(st, w)][check_idx].reshape(n_chk, -1).astype(np.float64)
+        rep["expected_rate_hz"] = float(np.mean(np.maximum(a, 0.0) / li.scale) * encoding["max_rate_hz"])
+        rep["measured_rate_hz"] = None
+        rep["spike_agreement"] = None
+        core = name_core.get(w)
+        if core is not None and core in per_core:
+            c = per_core[core].reshape(n_chk, -1).astype(np.float64)
+            if c.shape == a.shape:
+                rep["measured_rate_hz"] = float(c.mean() / duration_s)
+                rep["spike_agreement"] = _corr(c.ravel(), a.ravel())
+            rep["core"] = core
+        layers.append(rep)
+    biases = "none"
+    if st.has_bias:
+        biases = "leak" if has_leak else "stripped"
+    report = {
+        "input_shape": list(shape), "encoding": encoding, "calibration_samples": int(len(x)),
+        "tuning_samples": int(n_tune), "potential_correction": bool(correct and tuned),
+        "choice": record["choice"], "biases": biases,
+        "slow_clock_hz": record["compile"]["slow_clock_hz"], "tried": tried, "chip": chip_figs,
+        "notes": list(graph.meta.get("notes", [])), "layers": layers, "seconds": time.perf_counter() - t0,
+        "tuned": tuned,
+    }
+    from .module import export_module
+
+    module, names = export_module(sg)
+    for rep in layers:
+        rep["module"] = names.get(rep["layer"])
+    return Conversion(module, sg, record, shape, report)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def ann_predictions(graph, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The ANN's predicted class per sample (argmax of its output)."""
+    (out,) = graph.outputs()
+    (src,) = graph.predecessors(out)
+    preds = []
+    for a in range(0, len(x), batch):
+        res = run_graph(graph, x[a:a + batch], {src})
+        preds.append(res[src].reshape(len(res[src]), -1).argmax(1).numpy())
+    return np.concatenate(preds)
