@@ -20,6 +20,13 @@ def test_wheel_has_the_mapped_packages_and_runs(tmp_path):
     assert "snnc/compiler/ir.py" in names and "snnc/targets/speck.py" in names
     assert "snnc/runtime/simulator/driver.py" in names and "snnc/targets/config_schema.json" in names
     assert not any(n.split("/")[0] in ("compiler", "targets", "runtime", "tests") for n in names)
+    # every package folder of the checkout is in the wheel (a new subpackage missing from pyproject's list would
+    # work in an editable install and be absent for users)
+    for top, installed in (("snnc", "snnc"), ("compiler", "snnc/compiler"), ("targets", "snnc/targets"),
+                           ("runtime", "snnc/runtime")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.relative_to(ROOT / top).as_posix()
+            assert f"{installed}/{rel}" in names, f"{top}/{rel}: package missing from pyproject's packages list"
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, timeout=300)
