@@ -143,7 +143,6 @@ def _source(result) -> dict:
     return {"path": None if path is None else str(path), "sha256": sha, "format": src.get("format")}
 
 
-@gc_paused
 def _slow_clock(result) -> dict:
     """``{"slow_clock_hz": f}`` for a model converted by ``snnc convert`` whose biases are leak at that clock."""
     rec = ((result.source or {}).get("conversion") or {}).get("compile") or {}
@@ -151,6 +150,7 @@ def _slow_clock(result) -> dict:
     return {"slow_clock_hz": float(hz)} if hz and rec.get("keep_biases") else {}
 
 
+@gc_paused
 def build_config(result) -> dict:
     """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits)."""
     chip, target, options = result.chip, result.target, result.options
