@@ -61,11 +61,15 @@ def order(graph: Graph) -> list[str]:
     return graph.node_names()
 
 
-def run_graph(graph: Graph, x, keep: set | None = None) -> dict:
+def run_graph(graph: Graph, x, keep: set | None = None, params: dict | None = None) -> dict:
     """Evaluate the (folded, float) graph on a batch ``x`` [B, ...]; returns ``{node name: tensor}``.
 
     ``keep``: the node names whose outputs are wanted (all when None); others are freed as soon as possible.
+    ``params``: ``{weight node: (weight tensor, bias tensor or None)}`` used instead of the nodes' own arrays; with
+    it the evaluation is differentiable (autograd on), without it it runs under ``torch.no_grad``.
     """
+    import contextlib
+
     import torch
     import torch.nn.functional as F
 
@@ -73,19 +77,24 @@ def run_graph(graph: Graph, x, keep: set | None = None) -> dict:
     users = {n: len(graph.successors(n)) for n in names}
     env: dict = {}
     out: dict = {}
-    with torch.no_grad():
+
+    def wb(name, node):
+        if params is not None and name in params:
+            return params[name]
+        w = torch.as_tensor(node.weight, dtype=torch.float32)
+        return w, (None if node.bias is None else torch.as_tensor(node.bias, dtype=torch.float32))
+
+    with (torch.no_grad() if params is None else contextlib.nullcontext()):
         for name in names:
             node = graph[name]
             ins = [env[p] for p in graph.predecessors(name)]
             if isinstance(node, Input):
                 v = torch.as_tensor(x, dtype=torch.float32)
             elif isinstance(node, Conv2d):
-                w = torch.as_tensor(node.weight, dtype=torch.float32)
-                b = None if node.bias is None else torch.as_tensor(node.bias, dtype=torch.float32)
+                w, b = wb(name, node)
                 v = F.conv2d(ins[0], w, b, stride=node.stride, padding=node.padding)
             elif isinstance(node, Linear):
-                w = torch.as_tensor(node.weight, dtype=torch.float32)
-                b = None if node.bias is None else torch.as_tensor(node.bias, dtype=torch.float32)
+                w, b = wb(name, node)
                 v = F.linear(ins[0].flatten(1), w, b)
             elif isinstance(node, ReLU):
                 v = torch.relu(ins[0])

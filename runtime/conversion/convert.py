@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from snnc.compiler.errors import SnncError
 from .ann import activations, load_ann, run_graph
 from .data import encode
 from .normalize import Choice, act_node, analyse, integer_layers, percentiles, spiking_graph
+from .refit import blank_activity, refit_biases
 
 DEFAULT_PERCENTILE = 99.9
 FORMAT = 1
@@ -117,65 +119,93 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
         raise SnncError(f"calibration data has shape {list(x.shape)}; the ANN takes [N, {', '.join(map(str, shape))}] "
                         "with N >= 1")
     st = analyse(graph)
-    keep = {act_node(st, w) for w in st.weights}
-    _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
-    acts = activations(graph, x, keep)
-    logits = acts[act_node(st, st.logits)].reshape(len(x), -1)
-    ann_pred = np.argmax(logits, axis=1)
     n_tune = min(len(x), max(1, int(tune_samples)))
-
     fit_idx = np.arange(n_tune)
     check_idx = np.arange(n_tune, min(len(x), 2 * n_tune)) if len(x) > n_tune else fit_idx
     q = percentile if percentile is not None else DEFAULT_PERCENTILE
-    pct = percentiles(acts, [q])
     per_run = encoding["max_rate_hz"] * encoding["duration_us"] * 1e-6  # input spikes of a value 1.0
     tried: list = []
 
-    def build(choice, ints, slow):
+    def source(g):
+        """A (folded, float) graph to convert, with its structure, calibration activations and percentiles."""
+        s = analyse(g)
+        keep = {act_node(s, w) for w in s.weights}
+        acts = activations(g, x, keep)
+        return SimpleNamespace(graph=g, st=s, acts=acts, pct=percentiles(acts, [q]))
+
+    _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
+    ann_src = source(graph)
+    logits = ann_src.acts[act_node(st, st.logits)].reshape(len(x), -1)
+    ann_pred = np.argmax(logits, axis=1)
+
+    def build(src, choice, ints, slow):
         has_leak = any(li.bias is not None for li in ints.values())
-        sg = spiking_graph(graph, st, ints)
+        sg = spiking_graph(src.graph, src.st, ints)
         sg.meta["conversion"] = make_record(encoding, choice, slow, has_leak, {})
         return sg, compile_graph(sg, target)
 
-    def calibrate(choice: Choice):
+    def calibrate(src, choice: Choice):
         """Integer layers for ``choice``, then potential correction layer by layer; returns the figures."""
-        ints, slow = integer_layers(graph, st, pct, choice, encoding)
+        s, acts = src.st, src.acts
+        ints, slow = integer_layers(src.graph, s, src.pct, choice, encoding)
         try:
-            sg, config = build(choice, ints, slow)
+            sg, config = build(src, choice, ints, slow)
         except SnncError as e:
-            return {"error": str(e), "ints": ints, "slow": slow, "sg": spiking_graph(graph, st, ints),
-                    "config": None, "choice": choice}
+            return {"error": str(e), "ints": ints, "slow": slow, "sg": spiking_graph(src.graph, s, ints),
+                    "config": None, "choice": choice, "src": src, "agreement": -1.0}
         if correct:
-            for k, w in enumerate(st.weights):
+            for k, w in enumerate(s.weights):
                 _log(progress, f"  [{choice.bias} biases] potential correction of layer {w} ({k + 1}/"
-                               f"{len(st.weights)}) on {len(fit_idx)} samples")
+                               f"{len(s.weights)}) on {len(fit_idx)} samples")
                 _, _, per = chip_run(config, x, fit_idx, encoding, seed, keep_counts=True)
                 core = {e["name"]: int(e["core"]) for e in config["snnc"]["layers"]}[w]
                 li = ints[w]
                 c = per[core].reshape(len(fit_idx), -1).astype(np.float64)
-                a = acts[act_node(st, w)][fit_idx].reshape(len(fit_idx), -1).astype(np.float64)
+                a = acts[act_node(s, w)][fit_idx].reshape(len(fit_idx), -1).astype(np.float64)
                 excess = (c - np.maximum(a, 0.0) / li.scale * per_run).mean(axis=0)  # spikes per neuron
                 v0 = np.broadcast_to(np.asarray(li.v_init, np.float64), excess.shape)
                 li.v_init = v0 - excess * li.threshold
-                sg, config = build(choice, ints, slow)
+                sg, config = build(src, choice, ints, slow)
         counts, n_ev, per = chip_run(config, x, check_idx, encoding, seed, keep_counts=True)
         agree = float(np.mean(predict(counts) == ann_pred[check_idx]))
-        tried.append({"biases": choice.bias, "agreement": agree, "samples": int(len(check_idx)),
-                      "events_per_sample": float(n_ev.mean())})
+        # how closely the output spike counts follow the ANN's logits: the tie-break between equal agreements
+        out_r = _corr(counts.astype(np.float64).ravel(), np.maximum(logits[check_idx], 0).astype(np.float64).ravel())
+        fig = {"biases": choice.bias, "agreement": agree, "output_correlation": out_r,
+               "samples": int(len(check_idx)), "events_per_sample": float(n_ev.mean())}
+        if src.refit is not None:
+            fig["refit"] = src.refit
+        tried.append(fig)
         _log(progress, f"  [{choice.bias} biases] chip agrees with the ANN on {100 * agree:.1f} % of "
                        f"{len(check_idx)} {'held-out ' if check_idx is not fit_idx else ''}calibration samples")
-        return {"agreement": agree, "ints": ints, "slow": slow, "sg": sg, "config": config, "choice": choice,
-                "per_core": per, "events": float(n_ev.mean())}
+        return {"agreement": agree, "output_correlation": out_r if out_r is not None else -1.0, "ints": ints,
+                "slow": slow, "sg": sg, "config": config, "choice": choice, "per_core": per,
+                "events": float(n_ev.mean()), "src": src}
 
-    best = calibrate(Choice(percentile=q, bias="leak" if st.has_bias else "strip"))
-    tuned = best.get("config") is not None
+    ann_src.refit = None
+    candidates = [calibrate(ann_src, Choice(percentile=q, bias="leak" if st.has_bias else "strip"))]
+    tuned = candidates[0].get("config") is not None
     if not tuned:
         _log(progress, f"convert: the model does not compile for {target}, so it cannot be calibrated on the "
-                       f"simulated chip ({best['error']})")
+                       f"simulated chip ({candidates[0]['error']})")
     elif st.has_bias:
-        other = calibrate(Choice(percentile=q, bias="strip"))
-        if other["agreement"] > best["agreement"]:
-            best = other
+        blank = blank_activity(graph, st.weights, st.neuron_of, shape)
+        if any(v > 0 for v in blank.values()):
+            _log(progress, "convert: conv neurons active on a blank input (the chip cannot fire them without input "
+                           "events): " + ", ".join(f"{w} {100 * v:.0f} %" for w, v in blank.items() if v > 0)
+                           + "; re-fitting with conv biases <= 0")
+            train_idx = np.setdiff1d(np.arange(len(x)), check_idx) if check_idx is not fit_idx else fit_idx
+            student, figs = refit_biases(graph, st.weights, st.logits, x[train_idx], seed=seed,
+                                         progress=(lambda m: _log(progress, m)))
+            figs["blank_active"] = blank
+            _log(progress, f"  re-fitted in {figs['seconds']:.0f} s: agrees with the ANN on "
+                           f"{100 * figs['agreement']:.1f} % of its {figs['samples']} training samples")
+            ref_src = source(student)
+            ref_src.refit = figs
+            candidates.append(calibrate(ref_src, Choice(percentile=q, bias="refit")))
+        candidates.append(calibrate(ann_src, Choice(percentile=q, bias="strip")))
+    best = _pick(candidates, len(check_idx))
+    had_bias = st.has_bias
+    graph, st, acts = best["src"].graph, best["src"].st, best["src"].acts
     choice, ints, slow, sg, config = best["choice"], best["ints"], best["slow"], best["sg"], best["config"]
     has_leak = any(li.bias is not None for li in ints.values())
     record = make_record(encoding, choice, slow, has_leak, {})
@@ -207,15 +237,15 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
             rep["core"] = core
         layers.append(rep)
     biases = "none"
-    if st.has_bias:
-        biases = "leak" if has_leak else "stripped"
+    if had_bias:
+        biases = "refit" if choice.bias == "refit" else ("leak" if has_leak else "stripped")
     report = {
         "input_shape": list(shape), "encoding": encoding, "calibration_samples": int(len(x)),
         "tuning_samples": int(n_tune), "potential_correction": bool(correct and tuned),
         "choice": record["choice"], "biases": biases,
         "slow_clock_hz": record["compile"]["slow_clock_hz"], "tried": tried, "chip": chip_figs,
         "notes": list(graph.meta.get("notes", [])), "layers": layers, "seconds": time.perf_counter() - t0,
-        "tuned": tuned,
+        "tuned": tuned, "refit": best["src"].refit,
     }
     from .module import export_module
 
@@ -223,6 +253,14 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
     for rep in layers:
         rep["module"] = names.get(rep["layer"])
     return Conversion(module, sg, record, shape, report)
+
+
+def _pick(candidates: list, n_check: int) -> dict:
+    """The candidate whose chip agrees with the ANN most often; among those within one sample of the best, the one
+    whose output spike counts follow the ANN's logits most closely (then the earlier one)."""
+    top = max(c["agreement"] for c in candidates)
+    close = [c for c in candidates if c["agreement"] >= top - 1.0 / max(1, n_check) - 1e-12]
+    return max(close, key=lambda c: c.get("output_correlation", -1.0))
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:

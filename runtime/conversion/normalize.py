@@ -42,7 +42,7 @@ class Choice:
     """The knobs the calibration search turns."""
 
     percentile: float = 99.9
-    bias: str = "leak"  # "leak" or "strip"
+    bias: str = "leak"  # "leak", "strip", or "refit" (the graph is refit.refit_biases' student; biases as leak)
     gain: float = 1.0  # output layer's scale = gain x its percentile
     scale: float = 0.5  # every layer's scale = scale x its percentile (below 1: more spikes)
     floor: float | None = None  # threshold_low = -floor x threshold; None: the lowest the chip holds
@@ -197,7 +197,7 @@ def integer_layers(graph: Graph, st: Structure, pct: dict, choice: Choice, encod
         nz = np.count_nonzero(wn)
         bias = None
         bias_clipped = 0
-        if node.bias is not None and np.any(node.bias) and choice.bias == "leak":
+        if node.bias is not None and np.any(node.bias) and choice.bias in ("leak", "refit"):
             braw = np.round(np.asarray(node.bias, dtype=np.float64) / lam_out * theta * rate / slow)
             bias = np.clip(braw, -32768, 32767).astype(np.int64)
             bias_clipped = int(np.count_nonzero(bias != braw))

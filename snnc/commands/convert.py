@@ -11,8 +11,9 @@ def add_parser(sub):
         description="Fold BatchNorm, turn AvgPool into SumPool, normalize each layer to its activation scale on "
                     "the calibration data (Rueckauer et al. 2017), quantize to the chip's integers, add a spiking "
                     "output layer, and correct each layer's initial potentials on the bit-accurate simulator so "
-                    "its spike counts match the ANN's activations (Li et al. 2021); biases as leak or dropped, "
-                    "whichever agrees better with the ANN. Writes a model that `snnc "
+                    "its spike counts match the ANN's activations (Li et al. 2021); biases as leak, dropped, or "
+                    "re-fitted (conv biases <= 0, so no neuron must fire without input), whichever agrees best with "
+                    "the ANN. Writes a model that `snnc "
                     "check/compile/evaluate` load without --trust or --input-shape. Exit 0: written; 2: bad "
                     "usage, an ANN layer that cannot convert, or bad calibration data.")
     p.add_argument("ann", metavar="ANN", help="the ANN: a torch model file (.pt, whole module; loaded safely) or "
@@ -66,9 +67,17 @@ def format_report(rep: dict, out: str) -> str:
                      "compile writes it into the configuration)")
     elif rep["biases"] == "stripped":
         lines.append("  biases: dropped (the potential correction absorbs their mean effect)")
+    elif rep["biases"] == "refit":
+        rf = rep["refit"]
+        lines.append(f"  biases: re-fitted so that no conv neuron must fire on a blank input (the chip fires a neuron "
+                     f"only on an input event): conv biases <= 0, weights fine-tuned to the ANN's logits on "
+                     f"{rf['samples']} calibration samples ({rf['steps']} steps; agrees with the ANN on "
+                     f"{100 * rf['agreement']:.1f} % of them); the remaining biases are leak at a "
+                     f"{rep['slow_clock_hz']:g} Hz slow clock")
     if len(tried) > 1:
-        lines.append("    measured: " + "; ".join(f"{'leak' if k == 'leak' else 'dropped'}: chip agrees with the "
-                                                  f"ANN on {100 * t['agreement']:.1f} %" for k, t in tried.items()))
+        names = {"leak": "leak", "strip": "dropped", "refit": "re-fitted"}
+        lines.append("    measured: " + "; ".join(f"{names.get(k, k)}: chip agrees with the ANN on "
+                                                  f"{100 * t['agreement']:.1f} %" for k, t in tried.items()))
     chip = rep.get("chip") or {}
     if chip:
         lines.append(f"  calibration check: chip agrees with the ANN on {100 * chip['agreement']:.1f} % of "
