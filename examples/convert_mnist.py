@@ -3,13 +3,14 @@
 * ``bn``: 4 conv + 3 linear layers, BatchNorm after every layer but the last, biases everywhere, AvgPool.
 * ``nobias``: the same layers without biases or BatchNorm.
 
-Data (the MNIST test set shipped in examples/data/mnist): train on images 0-7999, calibrate on the first
-``--calibration`` of them, test on 1,000 others (8000-8999).  Each ANN is saved as a whole torch module, converted
+Data (the MNIST test set shipped in examples/data/mnist): train on images 0-7999, calibrate on ``--calibration`` of
+them, test on 1,000 others (8000-8999; ``--test-start`` moves the test block, ``--arch stride`` trains a CNN that
+downsamples by strided convolutions instead of AvgPool).  Each ANN is saved as a whole torch module, converted
 (``snnc convert ANN --input-shape 1,28,28 --calibration calib.npz``) and evaluated
 (``snnc evaluate SNN --data test.npz --ann ANN``): Poisson input, 100 ms, 250 Hz for a white pixel.
 
     python examples/convert_mnist.py                  # training ~50 s per epoch on 2 idle cores
-    python examples/convert_mnist.py --seed 1 --out /tmp/cm1
+    python examples/convert_mnist.py --seed 1 --arch stride --test-start 0 --kinds bn --out /tmp/cm1
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ import torch.nn as nn
 HERE = Path(__file__).resolve().parent
 
 
-def make_ann(kind: str, width: int = 16) -> nn.Sequential:
+def make_ann(kind: str, width: int = 16, arch: str = "pool") -> nn.Sequential:
+    """``arch="pool"``: 4 conv (two AvgPools) + 3 linear; ``arch="stride"``: 5 conv, downsampling by stride 2, +
+    2 linear."""
     bias = kind == "bn"
 
     def block(layer, n, dim=2):
@@ -35,6 +38,16 @@ def make_ann(kind: str, width: int = 16) -> nn.Sequential:
         return [layer, (nn.BatchNorm2d if dim == 2 else nn.BatchNorm1d)(n), nn.ReLU()]
 
     c1, c2 = width, 2 * width
+    if arch == "stride":
+        layers = (block(nn.Conv2d(1, c1, 3, padding=1, bias=bias), c1)                             # 16 x 28 x 28
+                  + block(nn.Conv2d(c1, c2, 3, stride=2, padding=1, bias=bias), c2)                # 32 x 14 x 14
+                  + block(nn.Conv2d(c2, c2, 3, padding=1, bias=bias), c2)                          # 32 x 14 x 14
+                  + block(nn.Conv2d(c2, c2, 3, stride=2, padding=1, bias=bias), c2)                # 32 x 7 x 7
+                  + block(nn.Conv2d(c2, c2, 3, stride=2, padding=1, bias=bias), c2)                # 32 x 4 x 4
+                  + [nn.Flatten()]
+                  + block(nn.Linear(c2 * 16, 64, bias=bias), 64, 1) + [nn.Dropout(0.2)]
+                  + [nn.Linear(64, 10, bias=bias)])
+        return nn.Sequential(*layers)
     layers = (block(nn.Conv2d(1, c1, 3, padding=1, bias=bias), c1) + [nn.AvgPool2d(2)]        # 16 x 14 x 14
               + block(nn.Conv2d(c1, c2, 3, padding=1, bias=bias), c2) + [nn.AvgPool2d(2)]     # 32 x 7 x 7
               + block(nn.Conv2d(c2, c2, 3, padding=1, bias=bias), c2)                          # 32 x 7 x 7
@@ -95,6 +108,10 @@ def main() -> None:
     ap.add_argument("--max-rate", type=float, default=250.0)
     ap.add_argument("--duration-ms", type=float, default=100.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", default="pool", choices=["pool", "stride"], help="pool: 4 conv + 2 AvgPool + 3 "
+                    "linear (default); stride: 5 conv downsampling by stride + 2 linear")
+    ap.add_argument("--test-start", type=int, default=8000, help="first test image (default 8000); the other "
+                    "8,000 of images 0-8999 (wrapping around) are the training images")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from snnc.runtime.training.data import load_mnist
@@ -105,17 +122,18 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
-    train_idx = np.arange(0, 8000)
+    test_idx = np.arange(args.test_start, args.test_start + args.test) % 9000
+    train_idx = np.setdiff1d(np.arange(9000), test_idx)[:8000]
     calib_idx = np.sort(rng.choice(train_idx, args.calibration, replace=False))
-    test_idx = np.arange(8000, 8000 + args.test)
     np.savez(out / "calib.npz", x=x[calib_idx], y=y[calib_idx])
     np.savez(out / "test.npz", x=x[test_idx], y=y[test_idx])
     results = {}
     for kind in args.kinds.split(","):
         torch.manual_seed(args.seed)
-        print(f"== {kind}: training on images 0-7999 ({args.epochs} epochs)", flush=True)
+        print(f"== {kind} ({args.arch}): training on {len(train_idx)} images, testing on images {test_idx[0]}-"
+              f"{test_idx[-1]} ({args.epochs} epochs)", flush=True)
         t0 = time.perf_counter()
-        ann = make_ann(kind)
+        ann = make_ann(kind, arch=args.arch)
         train(ann, x[train_idx], y[train_idx], args.epochs, args.seed)
         t_train = time.perf_counter() - t0
         ann_path, snn_path = out / f"{kind}_ann.pt", out / f"{kind}_snn.pt"

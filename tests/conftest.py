@@ -22,6 +22,12 @@ settings.register_profile("snnc", deadline=None, suppress_health_check=[HealthCh
 settings.register_profile("snnc-ci", parent=settings.get_profile("snnc"), derandomize=True, print_blob=True)
 settings.load_profile("snnc-ci" if os.environ.get("CI") else "snnc")
 
+# One torch thread: the tests' tensors are small, and on a loaded 2-core machine torch's thread pool oversubscribes
+# the cores (a 40-step bias re-fit took 24 s with 2 threads against 1.4 s with 1).
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NIR_PAPER_CNN = Path(__file__).resolve().parents[1] / "examples" / "nmnist_cnn.nir"
 

@@ -25,6 +25,7 @@ from snnc.compiler.errors import SnncError
 from .ann import activations, load_ann, run_graph
 from .data import encode
 from .normalize import Choice, act_node, analyse, integer_layers, percentiles, spiking_graph
+from .refit import STEPS as REFIT_STEPS
 from .refit import blank_activity, refit_biases
 
 DEFAULT_PERCENTILE = 99.9
@@ -105,8 +106,10 @@ def predict(counts: np.ndarray) -> np.ndarray:
 def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict | None = None,
                 percentile: float | None = None, target: str = "speck2f", trust: bool = False,
                 tune_samples: int = 100, seed: int = 0, progress: bool = False,
-                correct: bool = True) -> Conversion:
-    """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``."""
+                correct: bool = True, refit_steps: int | None = None) -> Conversion:
+    """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``.
+
+    ``refit_steps``: the Adam steps of the bias re-fit (:mod:`.refit`; default ``refit.STEPS``)."""
     from .data import DEFAULT_ENCODING
 
     t0 = time.perf_counter()
@@ -195,6 +198,7 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                            + "; re-fitting with conv biases <= 0")
             train_idx = np.setdiff1d(np.arange(len(x)), check_idx) if check_idx is not fit_idx else fit_idx
             student, figs = refit_biases(graph, st.weights, st.logits, x[train_idx], seed=seed,
+                                         steps=REFIT_STEPS if refit_steps is None else int(refit_steps),
                                          progress=(lambda m: _log(progress, m)))
             figs["blank_active"] = blank
             _log(progress, f"  re-fitted in {figs['seconds']:.0f} s: agrees with the ANN on "
