@@ -109,3 +109,20 @@ def test_convert_measures_refit_beside_leak_and_dropped():
             node = conv.graph[layer]
             if isinstance(node, Conv2d) and node.bias is not None:
                 assert np.all(node.bias <= 0)  # leak on conv cores is never positive
+
+
+def test_pick_prefers_agreement_unless_the_lead_is_noise():
+    from snnc.runtime.conversion.convert import _pick
+
+    def cand(name, hits, r):
+        h = np.asarray(hits, bool)
+        return {"name": name, "hits": h, "agreement": float(h.mean()), "output_correlation": r}
+
+    base = [1] * 90 + [0] * 10
+    a = cand("a", base, 0.80)
+    b = cand("b", [1] * 89 + [0] * 11, 0.95)  # one sample behind: noise, the better-correlated one wins
+    assert _pick([a, b], 100)["name"] == "b"
+    c = cand("c", [1] * 60 + [0] * 40, 0.99)  # 30 samples behind: a real difference
+    assert _pick([a, c], 100)["name"] == "a"
+    failed = {"name": "f", "agreement": -1.0}  # a candidate that did not compile is never picked
+    assert _pick([failed, a], 100)["name"] == "a"

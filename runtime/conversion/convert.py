@@ -170,7 +170,8 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                 li.v_init = v0 - excess * li.threshold
                 sg, config = build(src, choice, ints, slow)
         counts, n_ev, per = chip_run(config, x, check_idx, encoding, seed, keep_counts=True)
-        agree = float(np.mean(predict(counts) == ann_pred[check_idx]))
+        hits = predict(counts) == ann_pred[check_idx]
+        agree = float(np.mean(hits))
         # how closely the output spike counts follow the ANN's logits: the tie-break between equal agreements
         out_r = _corr(counts.astype(np.float64).ravel(), np.maximum(logits[check_idx], 0).astype(np.float64).ravel())
         fig = {"biases": choice.bias, "agreement": agree, "output_correlation": out_r,
@@ -182,7 +183,7 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                        f"{len(check_idx)} {'held-out ' if check_idx is not fit_idx else ''}calibration samples")
         return {"agreement": agree, "output_correlation": out_r if out_r is not None else -1.0, "ints": ints,
                 "slow": slow, "sg": sg, "config": config, "choice": choice, "per_core": per,
-                "events": float(n_ev.mean()), "src": src}
+                "events": float(n_ev.mean()), "src": src, "hits": hits}
 
     ann_src.refit = None
     candidates = [calibrate(ann_src, Choice(percentile=q, bias="leak" if st.has_bias else "strip"))]
@@ -260,11 +261,22 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
 
 
 def _pick(candidates: list, n_check: int) -> dict:
-    """The candidate whose chip agrees with the ANN most often; among those within one sample of the best, the one
-    whose output spike counts follow the ANN's logits most closely (then the earlier one)."""
-    top = max(c["agreement"] for c in candidates)
-    close = [c for c in candidates if c["agreement"] >= top - 1.0 / max(1, n_check) - 1e-12]
-    return max(close, key=lambda c: c.get("output_correlation", -1.0))
+    """The candidate whose chip agrees with the ANN most often, unless others are within the noise of that count;
+    then, among those, the one whose output spike counts follow the ANN's logits most closely (then the earlier one).
+
+    "Within the noise" is a paired comparison on the same samples (McNemar): with ``d`` samples on which exactly one
+    of two candidates agrees with the ANN, a lead of at most ``max(1, 2 sqrt(d))`` samples is not a difference."""
+    ok = [c for c in candidates if "hits" in c]
+    if not ok:
+        return candidates[0]
+    best = max(ok, key=lambda c: c["agreement"])
+
+    def close(c):
+        lead = int(best["hits"].sum()) - int(c["hits"].sum())
+        d = int(np.count_nonzero(best["hits"] != c["hits"]))
+        return lead <= max(1.0, 2.0 * np.sqrt(d))
+
+    return max((c for c in ok if close(c)), key=lambda c: c.get("output_correlation", -1.0))
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
