@@ -198,7 +198,8 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                            "events): " + ", ".join(f"{w} {100 * v:.0f} %" for w, v in blank.items() if v > 0)
                            + "; re-fitting with conv biases <= 0")
             train_idx = np.setdiff1d(np.arange(len(x)), check_idx) if check_idx is not fit_idx else fit_idx
-            student, figs = refit_biases(graph, st.weights, st.logits, x[train_idx], seed=seed,
+            hidden = [st.neuron_of[w] for w in st.weights if st.neuron_of[w]]
+            student, figs = refit_biases(graph, st.weights, st.logits, x[train_idx], hidden=hidden, seed=seed,
                                          steps=REFIT_STEPS if refit_steps is None else int(refit_steps),
                                          progress=(lambda m: _log(progress, m)))
             figs["blank_active"] = blank
