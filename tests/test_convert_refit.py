@@ -126,3 +126,29 @@ def test_pick_prefers_agreement_unless_the_lead_is_noise():
     assert _pick([a, c], 100)["name"] == "a"
     failed = {"name": "f", "agreement": -1.0}  # a candidate that did not compile is never picked
     assert _pick([failed, a], 100)["name"] == "a"
+
+
+def test_biases_flag_takes_one_way(capsys, tmp_path):
+    from snnc.cli import main
+
+    ann = tmp_path / "ann.pt"
+    torch.save(bn_cnn(), ann)
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=sparse_digits(16))
+    for way, expect in (("refit", "refit"), ("drop", "stripped")):
+        out = tmp_path / f"{way}.pt"
+        code = main(["convert", str(ann), "--input-shape", "1,16,16", "--calibration", str(cal), "--tune-samples",
+                     "8", "--biases", way, "--json", "-o", str(out)])
+        res = capsys.readouterr()
+        assert code == 0, res.err
+        import json
+
+        rep = json.loads(res.out)
+        assert rep["biases"] == expect and len(rep["tried"]) == 1
+        assert (rep["refit"] is not None) == (way == "refit")
+    import pytest
+
+    with pytest.raises(SystemExit) as e:  # argparse's usage error
+        main(["convert", str(ann), "--input-shape", "1,16,16", "--calibration", str(cal), "--biases", "some",
+              "-o", str(tmp_path / "x.pt")])
+    assert e.value.code == 2 and "--biases" in capsys.readouterr().err

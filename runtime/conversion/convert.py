@@ -29,6 +29,7 @@ from .refit import STEPS as REFIT_STEPS
 from .refit import blank_activity, refit_biases
 
 DEFAULT_PERCENTILE = 99.9
+BIAS_WAYS = ("auto", "leak", "refit", "drop")
 FORMAT = 1
 
 
@@ -106,10 +107,12 @@ def predict(counts: np.ndarray) -> np.ndarray:
 def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict | None = None,
                 percentile: float | None = None, target: str = "speck2f", trust: bool = False,
                 tune_samples: int = 100, seed: int = 0, progress: bool = False,
-                correct: bool = True, refit_steps: int | None = None) -> Conversion:
+                correct: bool = True, refit_steps: int | None = None, biases: str = "auto") -> Conversion:
     """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``.
 
-    ``refit_steps``: the Adam steps of the bias re-fit (:mod:`.refit`; default ``refit.STEPS``)."""
+    ``refit_steps``: the Adam steps of the bias re-fit (:mod:`.refit`; default ``refit.STEPS``).  ``biases``:
+    ``"auto"`` (measure leak, re-fit -- when conv neurons are active on a blank input -- and dropped; keep the best),
+    or one of ``"leak"``, ``"refit"``, ``"drop"`` to take that way without measuring the others."""
     from .data import DEFAULT_ENCODING
 
     t0 = time.perf_counter()
@@ -186,17 +189,20 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                 "events": float(n_ev.mean()), "src": src, "hits": hits}
 
     ann_src.refit = None
-    candidates = [calibrate(ann_src, Choice(percentile=q, bias="leak" if st.has_bias else "strip"))]
-    tuned = candidates[0].get("config") is not None
-    if not tuned:
-        _log(progress, f"convert: the model does not compile for {target}, so it cannot be calibrated on the "
-                       f"simulated chip ({candidates[0]['error']})")
-    elif st.has_bias:
-        blank = blank_activity(graph, st.weights, st.neuron_of, shape)
-        if any(v > 0 for v in blank.values()):
+    if biases not in BIAS_WAYS:
+        raise SnncError(f"--biases must be one of {', '.join(BIAS_WAYS)}, got {biases!r}")
+    ways = ["leak", "refit", "strip"] if biases == "auto" else [{"drop": "strip"}.get(biases, biases)]
+    if not st.has_bias:
+        ways = ["strip"]
+    candidates: list = []
+    for way in ways:
+        if way == "refit":
+            blank = blank_activity(graph, st.weights, st.neuron_of, shape)
+            active = ", ".join(f"{w} {100 * v:.0f} %" for w, v in blank.items() if v > 0)
+            if biases == "auto" and not active:
+                continue
             _log(progress, "convert: conv neurons active on a blank input (the chip cannot fire them without input "
-                           "events): " + ", ".join(f"{w} {100 * v:.0f} %" for w, v in blank.items() if v > 0)
-                           + "; re-fitting with conv biases <= 0")
+                           f"events): {active or 'none'}; re-fitting with conv biases <= 0")
             train_idx = np.setdiff1d(np.arange(len(x)), check_idx) if check_idx is not fit_idx else fit_idx
             hidden = [st.neuron_of[w] for w in st.weights if st.neuron_of[w]]
             student, figs = refit_biases(graph, st.weights, st.logits, x[train_idx], hidden=hidden, seed=seed,
@@ -207,8 +213,15 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                            f"{100 * figs['agreement']:.1f} % of its {figs['samples']} training samples")
             ref_src = source(student)
             ref_src.refit = figs
-            candidates.append(calibrate(ref_src, Choice(percentile=q, bias="refit")))
-        candidates.append(calibrate(ann_src, Choice(percentile=q, bias="strip")))
+            cand = calibrate(ref_src, Choice(percentile=q, bias="refit"))
+        else:
+            cand = calibrate(ann_src, Choice(percentile=q, bias=way))
+        candidates.append(cand)
+        if cand.get("config") is None:
+            _log(progress, f"convert: the model does not compile for {target}, so it cannot be calibrated on the "
+                           f"simulated chip ({cand['error']})")
+            break
+    tuned = candidates[0].get("config") is not None
     best = _pick(candidates, len(check_idx))
     had_bias = st.has_bias
     graph, st, acts = best["src"].graph, best["src"].st, best["src"].acts

@@ -31,6 +31,10 @@ def add_parser(sub):
     p.add_argument("--target", default="speck2f", help="chip the calibration runs on (default speck2f)")
     p.add_argument("--tune-samples", type=int, default=100, metavar="N", help="calibration samples the potential "
                    "correction runs on the simulated chip (default 100); the next N check the result")
+    p.add_argument("--biases", default="auto", choices=["auto", "leak", "refit", "drop"],
+                   help="how the ANN's biases reach the chip: auto (default) measures leak, re-fit (conv biases <= 0, "
+                        "distilled from the ANN; tried when conv neurons are active on a blank input) and drop on "
+                        "held-out calibration samples and keeps the best; the others take that way alone")
     p.add_argument("--trust", action="store_true", help="unpickle an ANN that names classes outside the "
                    "allow-list (runs code from the file)")
     p.add_argument("-o", "--output", required=True, metavar="SNN.pt", help="where to write the spiking model")
@@ -108,7 +112,8 @@ def run(args) -> int:
     shape = parse_shape(args.input_shape)
     x, _ = load_samples(args.calibration, shape=shape, what="--calibration", encoding=enc)
     conv = convert_ann(args.ann, x, input_shape=shape, encoding=enc, percentile=args.percentile,
-                       target=args.target, trust=args.trust, tune_samples=args.tune_samples, progress=not args.json)
+                       target=args.target, trust=args.trust, tune_samples=args.tune_samples, progress=not args.json,
+                       biases=args.biases)
     conv.record["source"] = {"ann": str(args.ann), "calibration": str(args.calibration)}
     save_converted(out, conv.module, conv.input_shape, conv.record)
     if args.json:
