@@ -1,0 +1,80 @@
+"""The JSON text of an integer numpy array, made with numpy (no Python step per element): the configuration's
+weights, biases and initial states, which are most of its bytes.
+
+The text is exactly ``json.dumps(a.tolist(), separators=(",", ":"))``: each element's digits, then the separator
+that follows it, which only depends on its position (``,`` inside a row, ``],[`` between rows, ``]],[[`` between
+planes ...).  Each element gets a fixed-width slot -- its digits right-aligned after spaces (from a table of the
+array's value range), then its separator followed by spaces -- and the spaces are deleted in one C pass.  Arrays
+holding one value throughout (the initial states, mostly zeros) are joined from one row's text.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+_WORD = (1, 1, 2, 4, 4, 8, 8, 8, 8)  # bytes of the unsigned word that holds n characters (n = 0..8)
+_SPACE = 32
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """``(len(values), width)`` uint8: each value's decimal text right-aligned, spaces before it."""
+    mag = np.abs(values)
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    out = ((mag[:, None] // powers) % 10 + ord("0")).astype(np.uint8)
+    lead = mag[:, None] < powers  # leading zeros become spaces; the ones digit always stays
+    lead[:, -1] = False
+    out[lead] = _SPACE
+    rows = np.flatnonzero(values < 0)
+    if rows.size:
+        n_digits = np.maximum((mag[rows, None] >= powers).sum(axis=1), 1)
+        out[rows, width - 1 - n_digits] = ord("-")
+    return out
+
+
+def _separator(closing: int, width: int) -> int:
+    """The word of ``closing`` brackets, a comma, as many opening ones, padded with spaces to ``width`` bytes."""
+    return int.from_bytes((b"]" * closing + b"," + b"[" * closing).ljust(width), "little")
+
+
+def _constant(shape: tuple, value: int) -> bytes:
+    text = str(value).encode("ascii")
+    for n in reversed(shape):
+        text = b"[" + b",".join([text] * n) + b"]"
+    return text
+
+
+def int_array_text(a: np.ndarray) -> str:
+    """``json.dumps(a.tolist(), separators=(",", ":"))`` for an integer array, vectorised."""
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"an array of {a.dtype} is not an integer array")
+    if a.size == 0 or a.ndim == 0:
+        return json.dumps(a.tolist(), separators=(",", ":"))
+    flat = a.reshape(-1)
+    lo, hi = int(flat.min()), int(flat.max())
+    if lo == hi:
+        return _constant(a.shape, lo).decode("ascii")
+    width = max(len(str(lo)), len(str(hi)))
+    d = a.ndim
+    if width > 8 or 2 * d - 1 > 8:  # beyond any chip field: the plain way
+        return json.dumps(a.tolist(), separators=(",", ":"))
+    value_bytes, sep_bytes = _WORD[width], _WORD[2 * d - 1]
+    slot = np.dtype([("value", f"<u{value_bytes}"), ("sep", f"<u{sep_bytes}")])
+    slots = np.empty(flat.size, slot)
+    values = flat.astype(np.int64)
+    if hi - lo < flat.size:  # few distinct values: a table of their texts, one row per value in lo..hi
+        table = np.full((hi - lo + 1, value_bytes), _SPACE, np.uint8)
+        table[:, value_bytes - width:] = _digits(np.arange(lo, hi + 1, dtype=np.int64), width)
+        slots["value"] = table.view(f"<u{value_bytes}").reshape(-1)[values - lo]
+    else:
+        text = np.full((flat.size, value_bytes), _SPACE, np.uint8)
+        text[:, value_bytes - width:] = _digits(values, width)
+        slots["value"] = text.view(f"<u{value_bytes}").reshape(-1)
+    # one separator per element, set by position through a view of the separator field in the array's shape
+    strides = tuple(slot.itemsize * int(np.prod(a.shape[i + 1:])) for i in range(d))
+    seps = np.lib.stride_tricks.as_strided(slots["sep"], shape=a.shape, strides=strides, writeable=True)
+    seps[...] = _separator(0, sep_bytes)
+    for k in range(1, d):  # the last element along the k innermost axes closes (and reopens) k brackets
+        seps[(Ellipsis,) + (-1,) * k] = _separator(k, sep_bytes)
+    seps[(-1,) * d] = int.from_bytes(b" " * sep_bytes, "little")  # nothing after the very last element
+    return "[" * d + slots.tobytes().translate(None, b" ").decode("ascii") + "]" * d
