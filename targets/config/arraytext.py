@@ -44,31 +44,39 @@ def _constant(shape: tuple, value: int) -> bytes:
     return text
 
 
-def int_array_text(a: np.ndarray) -> str:
-    """``json.dumps(a.tolist(), separators=(",", ":"))`` for an integer array, vectorised."""
+def _plain(a: np.ndarray) -> list[bytes]:
+    return [json.dumps(a.tolist(), separators=(",", ":")).encode("ascii")]
+
+
+def int_array_pieces(a: np.ndarray) -> list[bytes]:
+    """The JSON text of an integer array (``json.dumps(a.tolist(), separators=(",", ":"))``) as ASCII pieces to
+    be joined, made with numpy."""
     if a.dtype.kind not in "iu":
         raise TypeError(f"an array of {a.dtype} is not an integer array")
     if a.size == 0 or a.ndim == 0:
-        return json.dumps(a.tolist(), separators=(",", ":"))
+        return _plain(a)
     flat = a.reshape(-1)
     lo, hi = int(flat.min()), int(flat.max())
     if lo == hi:
-        return _constant(a.shape, lo).decode("ascii")
+        return [_constant(a.shape, lo)]
     width = max(len(str(lo)), len(str(hi)))
     d = a.ndim
     if width > 8 or 2 * d - 1 > 8:  # beyond any chip field: the plain way
-        return json.dumps(a.tolist(), separators=(",", ":"))
+        return _plain(a)
     value_bytes, sep_bytes = _WORD[width], _WORD[2 * d - 1]
     slot = np.dtype([("value", f"<u{value_bytes}"), ("sep", f"<u{sep_bytes}")])
     slots = np.empty(flat.size, slot)
-    values = flat.astype(np.int64)
     if hi - lo < flat.size:  # few distinct values: a table of their texts, one row per value in lo..hi
         table = np.full((hi - lo + 1, value_bytes), _SPACE, np.uint8)
         table[:, value_bytes - width:] = _digits(np.arange(lo, hi + 1, dtype=np.int64), width)
-        slots["value"] = table.view(f"<u{value_bytes}").reshape(-1)[values - lo]
+        words = table.view(f"<u{value_bytes}").reshape(-1)
+        if lo <= 0 <= hi:  # index by the values themselves: numpy counts negative ones from the end
+            slots["value"] = np.roll(words, lo)[flat]
+        else:
+            slots["value"] = words[flat.astype(np.int64) - lo]
     else:
         text = np.full((flat.size, value_bytes), _SPACE, np.uint8)
-        text[:, value_bytes - width:] = _digits(values, width)
+        text[:, value_bytes - width:] = _digits(flat.astype(np.int64), width)
         slots["value"] = text.view(f"<u{value_bytes}").reshape(-1)
     # one separator per element, set by position through a view of the separator field in the array's shape
     strides = tuple(slot.itemsize * int(np.prod(a.shape[i + 1:])) for i in range(d))
@@ -77,4 +85,9 @@ def int_array_text(a: np.ndarray) -> str:
     for k in range(1, d):  # the last element along the k innermost axes closes (and reopens) k brackets
         seps[(Ellipsis,) + (-1,) * k] = _separator(k, sep_bytes)
     seps[(-1,) * d] = int.from_bytes(b" " * sep_bytes, "little")  # nothing after the very last element
-    return "[" * d + slots.tobytes().translate(None, b" ").decode("ascii") + "]" * d
+    return [b"[" * d, slots.tobytes().translate(None, b" "), b"]" * d]
+
+
+def int_array_text(a: np.ndarray) -> str:
+    """``json.dumps(a.tolist(), separators=(",", ":"))`` for an integer array, made with numpy."""
+    return b"".join(int_array_pieces(a)).decode("ascii")

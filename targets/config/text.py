@@ -9,7 +9,7 @@ import numpy as np
 
 from ...compiler.errors import SnncError
 from ...compiler.fileio import atomic_write
-from .arraytext import int_array_text
+from .arraytext import int_array_pieces
 from .gcpause import gc_paused
 from .load import check_config
 
@@ -65,8 +65,8 @@ def _encode(x, depth: int, out: list) -> None:
             _encode(value, depth + 1, out)
             out.append(",\n" if k < len(items) - 1 else "\n")
         out.append(pad + "}")
-    elif isinstance(x, np.ndarray):  # build_config(..., arrays=True): the big integer arrays
-        out.append(int_array_text(x))
+    elif isinstance(x, np.ndarray):  # build_config(..., arrays=True): the big integer arrays, as ASCII bytes
+        out.extend(int_array_pieces(x))
     elif isinstance(x, list) and _has_dict(x):
         out.append("[\n")
         for k, value in enumerate(x):
@@ -99,12 +99,28 @@ def dumps_config(config: dict) -> str:
 
     The same dict always gives the same text, and ``dumps_config(load_config(text_file))`` gives the file back.
     """
+    return _dumps_bytes(config).decode("utf-8")
+
+
+def _dumps_bytes(config: dict) -> bytes:
+    """:func:`dumps_config`'s text as UTF-8 bytes (ASCII: JSON escapes the rest), joined once."""
     out: list = []
     try:
         _encode(config, 0, out)
     except (TypeError, ValueError) as e:
         raise SnncError(f"configuration holds a value JSON cannot store: {e}") from None
-    return "".join(out) + "\n"
+    chunks, run = [], []
+    for piece in out:  # text pieces; numpy arrays come as bytes
+        if type(piece) is str:
+            run.append(piece)
+        else:
+            if run:
+                chunks.append("".join(run).encode("utf-8"))
+                run = []
+            chunks.append(piece)
+    run.append("\n")
+    chunks.append("".join(run).encode("utf-8"))
+    return b"".join(chunks)
 
 
 @gc_paused
@@ -114,7 +130,7 @@ def write_config(config: dict, path: str | Path) -> Path:
     The cores' weights, biases and initial states may be lists or integer numpy arrays (``build_config(...,
     arrays=True)``); both are checked alike and give the same text."""
     check_config(config, arrays=True)
-    return atomic_write(path, dumps_config(config).encode("utf-8"))
+    return atomic_write(path, _dumps_bytes(config))
 
 
 @gc_paused
