@@ -587,6 +587,8 @@ class Graph:
         return [n for n in self.node_names() if isinstance(self[n], Output)]
 
     def cycles(self) -> list[list[str]]:
+        if self._topological_order() is not None:  # no loop (and much faster to find out)
+            return []
         return [c for c in nx.simple_cycles(self.g)]
 
     # -- analysis ---------------------------------------------------------------------------------------------

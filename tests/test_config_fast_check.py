@@ -214,3 +214,11 @@ def test_integer_arrays_are_written_as_json_writes_them(case):
     a = np.random.default_rng(seed).integers(lo, hi, shape, endpoint=True).astype(dtype)
     assert int_array_text(a) == json.dumps(a.tolist(), separators=(",", ":"))
     assert int_array_text(a.transpose()) == json.dumps(a.transpose().tolist(), separators=(",", ":"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=9), st.one_of(st.integers(-9, 9), st.booleans(), st.none()),
+                             min_size=5, max_size=14))
+def test_bigger_objects_are_written_as_json_writes_them(value):
+    text = json.dumps(value, separators=(", ", ": "), allow_nan=False)
+    assert config_text._short(value) == (text if len(text) <= 80 else None)

@@ -262,6 +262,8 @@ def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
 
 
 def _check_range(a: np.ndarray, name: str, where: str, rng: tuple[int, int], label: str) -> None:
+    if not a.size or (rng[0] <= a.min() and a.max() <= rng[1]):
+        return
     bad = np.argwhere((a < rng[0]) | (a > rng[1]))
     if bad.size:
         idx = tuple(int(v) for v in bad[0])
