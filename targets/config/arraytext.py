@@ -4,8 +4,9 @@ weights, biases and initial states, which are most of its bytes.
 The text is exactly ``json.dumps(a.tolist(), separators=(",", ":"))``: each element's digits, then the separator
 that follows it, which only depends on its position (``,`` inside a row, ``],[`` between rows, ``]],[[`` between
 planes ...).  Each element gets a fixed-width slot -- its digits right-aligned after spaces (from a table of the
-array's value range), then its separator followed by spaces -- and the spaces are deleted in one C pass.  Arrays
-holding one value throughout (the initial states, mostly zeros) are joined from one row's text.
+array's value range), then one byte for its separator -- the spaces are deleted in one C pass and the row and plane
+separators put in with ``bytes.replace``.  Arrays holding one value throughout (the initial states, mostly zeros)
+are joined from one row's text.
 """
 from __future__ import annotations
 
@@ -32,11 +33,6 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _separator(closing: int, width: int) -> int:
-    """The word of ``closing`` brackets, a comma, as many opening ones, padded with spaces to ``width`` bytes."""
-    return int.from_bytes((b"]" * closing + b"," + b"[" * closing).ljust(width), "little")
-
-
 def _constant(shape: tuple, value: int) -> bytes:
     text = str(value).encode("ascii")
     for n in reversed(shape):
@@ -61,10 +57,10 @@ def int_array_pieces(a: np.ndarray) -> list[bytes]:
         return [_constant(a.shape, lo)]
     width = max(len(str(lo)), len(str(hi)))
     d = a.ndim
-    if width > 8 or 2 * d - 1 > 8:  # beyond any chip field: the plain way
+    if width > 8 or d > 32:  # beyond any chip field: the plain way
         return _plain(a)
-    value_bytes, sep_bytes = _WORD[width], _WORD[2 * d - 1]
-    slot = np.dtype([("value", f"<u{value_bytes}"), ("sep", f"<u{sep_bytes}")])
+    value_bytes = _WORD[width]
+    slot = np.dtype([("value", f"<u{value_bytes}"), ("sep", "u1")])
     slots = np.empty(flat.size, slot)
     if hi - lo < flat.size:  # few distinct values: a table of their texts, one row per value in lo..hi
         table = np.full((hi - lo + 1, value_bytes), _SPACE, np.uint8)
@@ -78,14 +74,18 @@ def int_array_pieces(a: np.ndarray) -> list[bytes]:
         text = np.full((flat.size, value_bytes), _SPACE, np.uint8)
         text[:, value_bytes - width:] = _digits(flat.astype(np.int64), width)
         slots["value"] = text.view(f"<u{value_bytes}").reshape(-1)
-    # one separator per element, set by position through a view of the separator field in the array's shape
+    # one separator byte per element, set by position through a view of the field in the array's shape: a comma,
+    # or byte k (a control character, in no number) where k brackets close and reopen, replaced below
     strides = tuple(slot.itemsize * int(np.prod(a.shape[i + 1:])) for i in range(d))
     seps = np.lib.stride_tricks.as_strided(slots["sep"], shape=a.shape, strides=strides, writeable=True)
-    seps[...] = _separator(0, sep_bytes)
+    seps[...] = ord(",")
     for k in range(1, d):  # the last element along the k innermost axes closes (and reopens) k brackets
-        seps[(Ellipsis,) + (-1,) * k] = _separator(k, sep_bytes)
-    seps[(-1,) * d] = int.from_bytes(b" " * sep_bytes, "little")  # nothing after the very last element
-    return [b"[" * d, slots.tobytes().translate(None, b" "), b"]" * d]
+        seps[(Ellipsis,) + (-1,) * k] = k
+    seps[(-1,) * d] = _SPACE  # nothing after the very last element
+    text = slots.tobytes().translate(None, b" ")
+    for k in range(1, d):
+        text = text.replace(bytes([k]), b"]" * k + b"," + b"[" * k)
+    return [b"[" * d, text, b"]" * d]
 
 
 def int_array_text(a: np.ndarray) -> str:
