@@ -44,8 +44,8 @@ def _short(x: dict) -> str | None:
     """A small dict without lists, on one line (e.g. ``{"x": 1, "y": 2}``), or None."""
     if all(type(k) is str for k in x) and sum(len(k) + 7 for k in x) > 80:
         return None  # longer than 80 even with one-character values ('"k": v', ", " after each, the braces)
-    if any(isinstance(v, (list, dict)) or type(k) is not str for k, v in x.items()):
-        if any(isinstance(v, list) for v in x.values()):
+    if any(isinstance(v, (list, dict, np.ndarray)) or type(k) is not str for k, v in x.items()):
+        if any(isinstance(v, (list, np.ndarray)) for v in x.values()):
             return None
         text = json.dumps(x, separators=(", ", ": "), allow_nan=False)
     else:  # flat, string keys: the same text, faster
