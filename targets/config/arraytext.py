@@ -11,6 +11,7 @@ are joined from one row's text.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,6 +32,18 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
         n_digits = np.maximum((mag[rows, None] >= powers).sum(axis=1), 1)
         out[rows, width - 1 - n_digits] = ord("-")
     return out
+
+
+@lru_cache(maxsize=64)
+def _table(lo: int, hi: int, width: int, value_bytes: int) -> np.ndarray:
+    """The texts of lo..hi (digits right-aligned after spaces) as words of ``value_bytes``; when lo <= 0 <= hi
+    rotated so that the word of value v is at index v (negative v counted from the end, as numpy indexes)."""
+    table = np.full((hi - lo + 1, value_bytes), _SPACE, np.uint8)
+    table[:, value_bytes - width:] = _digits(np.arange(lo, hi + 1, dtype=np.int64), width)
+    words = table.view(f"<u{value_bytes}").reshape(-1)
+    words = np.roll(words, lo) if lo <= 0 <= hi else words
+    words.flags.writeable = False
+    return words
 
 
 def _constant(shape: tuple, value: int) -> bytes:
@@ -62,12 +75,11 @@ def int_array_pieces(a: np.ndarray) -> list[bytes]:
     value_bytes = _WORD[width]
     slot = np.dtype([("value", f"<u{value_bytes}"), ("sep", "u1")])
     slots = np.empty(flat.size, slot)
+    slots.view(np.uint8)[...] = ord(",")  # the separator bytes, for now all commas (one contiguous fill)
     if hi - lo < flat.size:  # few distinct values: a table of their texts, one row per value in lo..hi
-        table = np.full((hi - lo + 1, value_bytes), _SPACE, np.uint8)
-        table[:, value_bytes - width:] = _digits(np.arange(lo, hi + 1, dtype=np.int64), width)
-        words = table.view(f"<u{value_bytes}").reshape(-1)
+        words = _table(lo, hi, width, value_bytes)
         if lo <= 0 <= hi:  # index by the values themselves: numpy counts negative ones from the end
-            slots["value"] = np.roll(words, lo)[flat]
+            slots["value"] = words[flat]
         else:
             slots["value"] = words[flat.astype(np.int64) - lo]
     else:
@@ -78,7 +90,6 @@ def int_array_pieces(a: np.ndarray) -> list[bytes]:
     # or byte k (a control character, in no number) where k brackets close and reopen, replaced below
     strides = tuple(slot.itemsize * int(np.prod(a.shape[i + 1:])) for i in range(d))
     seps = np.lib.stride_tricks.as_strided(slots["sep"], shape=a.shape, strides=strides, writeable=True)
-    seps[...] = ord(",")
     for k in range(1, d):  # the last element along the k innermost axes closes (and reopens) k brackets
         seps[(Ellipsis,) + (-1,) * k] = k
     seps[(-1,) * d] = _SPACE  # nothing after the very last element
