@@ -553,14 +553,20 @@ class Graph:
 
     def _topological_order(self) -> list[str] | None:
         """Kahn's algorithm taking, among the nodes whose inputs are all placed, the one inserted first (what
-        ``nx.lexicographical_topological_sort`` with the insertion index as key gives); None when there is a loop."""
+        ``nx.lexicographical_topological_sort`` with the insertion index as key gives); None when there is a loop.
+        Remembered for the graph's structure as it was (nodes in order, each one's edges), so that the many calls
+        between two edits cost one look at the structure."""
         g = self.g
+        succ = g.succ
+        key = tuple((n, tuple(succ[n])) for n in g)  # the whole structure: nodes in order, their edges
+        cached = getattr(self, "_order_cache", None)
+        if cached is not None and cached[0] == key:
+            return None if cached[1] is None else list(cached[1])
         rank = {n: i for i, n in enumerate(g)}
         waiting = dict(g.in_degree())
         ready = [(rank[n], n) for n, k in waiting.items() if k == 0]
         heapq.heapify(ready)
         out = []
-        succ = g.succ
         while ready:
             _, n = heapq.heappop(ready)
             out.append(n)
@@ -568,7 +574,9 @@ class Graph:
                 waiting[s] -= 1
                 if not waiting[s]:
                     heapq.heappush(ready, (rank[s], s))
-        return out if len(out) == len(rank) else None
+        order = out if len(out) == len(rank) else None
+        self._order_cache = (key, None if order is None else tuple(order))
+        return order
 
     def nodes(self) -> list[Node]:
         return [self[n] for n in self.node_names()]

@@ -66,12 +66,22 @@ def test_topological_order_is_networkx_lexicographical_order(n, data):
     for a, b in data.draw(st.lists(st.sampled_from(pairs), max_size=20, unique=True)) if pairs else []:
         if not g.g.has_edge(names[b], names[a]):
             g.g.add_edge(names[a], names[b], index=0)
-    rank = {name: i for i, name in enumerate(g.g.nodes)}
-    try:
-        expected = list(nx.lexicographical_topological_sort(g.g, key=rank.__getitem__))
-    except nx.NetworkXUnfeasible:
-        expected = list(g.g.nodes)
-    assert g.node_names() == expected
+    def expected():
+        rank = {name: i for i, name in enumerate(g.g.nodes)}
+        try:
+            return list(nx.lexicographical_topological_sort(g.g, key=rank.__getitem__))
+        except nx.NetworkXUnfeasible:
+            return list(g.g.nodes)
+
+    assert g.node_names() == expected()
+    # edited behind the Graph's back (on the networkx graph), the remembered order is not used
+    edges = list(g.g.edges)
+    if edges:
+        g.g.remove_edge(*edges[data.draw(st.integers(0, len(edges) - 1))])
+    g.g.add_edge(names[-1], names[0], index=0)
+    assert g.node_names() == expected()
+    g.g.remove_node(names[0])
+    assert g.node_names() == expected() == g.node_names()
 
 
 def test_node_copies_share_nothing_mutable():
