@@ -168,7 +168,7 @@ MAX_ARCHIVE_BYTES = 2 << 30
 
 # How the scanner treats each opcode (by its byte); see _scan_one_pickle.
 (_OP_PLAIN, _OP_NUMBER, _OP_INT, _OP_LONG, _OP_STR, _OP_BYTES, _OP_PUT, _OP_GET, _OP_MEMOIZE, _OP_STACK_GLOBAL,
- _OP_EXT, _OP_SKIP, _OP_STOP, _OP_TEXT) = range(14)
+ _OP_EXT, _OP_SKIP, _OP_STOP, _OP_TEXT, _OP_GET1) = range(15)
 #: struct formats of the fixed-size arguments and of the length prefixes (pickletools' argument names)
 _ARG_FORMAT = {"uint1": "<B", "uint2": "<H", "int4": "<i", "uint4": "<I", "uint8": "<Q", "float8": "<d",
                "long1": "<B", "long4": "<i", "string1": "<B", "string4": "<i", "unicodestring1": "<B",
@@ -192,7 +192,7 @@ def _opcode_table() -> list:
         else:
             kind = {"STOP": _OP_STOP, "STACK_GLOBAL": _OP_STACK_GLOBAL, "MEMOIZE": _OP_MEMOIZE, "BININT": _OP_INT,
                     "BININT1": _OP_INT, "BININT2": _OP_INT, "LONG1": _OP_LONG, "LONG4": _OP_LONG,
-                    "BINPUT": _OP_PUT, "LONG_BINPUT": _OP_PUT, "BINGET": _OP_GET, "LONG_BINGET": _OP_GET,
+                    "BINPUT": _OP_PUT, "LONG_BINPUT": _OP_PUT, "BINGET": _OP_GET1, "LONG_BINGET": _OP_GET,
                     "EXT1": _OP_EXT, "EXT2": _OP_EXT, "EXT4": _OP_EXT}.get(name)
             if kind is None:
                 kind = (_OP_STR if name in _STRING_OPS else _OP_BYTES if arg is not None and arg.n < 0
@@ -231,8 +231,8 @@ def _scan_one_pickle(data: bytes, pos: int = 0) -> tuple[list[tuple[str, str]], 
     end = len(data)
     table = _OPCODES
     stream = None
-    PLAIN, GET, PUT, TEXT, STR, LONG, INT, STOP, SKIP = (_OP_PLAIN, _OP_GET, _OP_PUT, _OP_TEXT, _OP_STR, _OP_LONG,
-                                                         _OP_INT, _OP_STOP, _OP_SKIP)
+    PLAIN, GET1, GET, PUT, TEXT, STR, LONG, INT, STOP, SKIP = (_OP_PLAIN, _OP_GET1, _OP_GET, _OP_PUT, _OP_TEXT,
+                                                               _OP_STR, _OP_LONG, _OP_INT, _OP_STOP, _OP_SKIP)
     while True:
         if pos >= end:
             raise ValueError("pickle exhausted before seeing STOP")
@@ -246,6 +246,12 @@ def _scan_one_pickle(data: bytes, pos: int = 0) -> tuple[list[tuple[str, str]], 
         pos += 1
         if kind == PLAIN:
             push(None)
+            continue
+        if kind == GET1:  # BINGET, the most frequent opcode with an argument
+            if pos >= end:
+                raise ValueError("not enough data in stream to read uint1")
+            push(memo_get(data[pos]))
+            pos += 1
             continue
         # the argument
         if kind == TEXT:
