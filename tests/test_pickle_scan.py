@@ -115,6 +115,7 @@ def test_torch_pickle_names_its_classes():
     assert "torch.nn.modules.conv.Conv2d" in names and "torch._utils._rebuild_tensor_v2" in names
 
 
+@pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")  # pickletools on damaged text
 @settings(max_examples=300, deadline=None)
 @given(k=st.integers(0, len(PICKLES) - 1), seed=st.integers(0, 2 ** 32 - 1), edits=st.integers(1, 4))
 def test_damaged_pickles_read_alike(k, seed, edits):
