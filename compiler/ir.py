@@ -17,6 +17,7 @@ Node names are the user's own: the torch module path (``features.3``) or the NIR
 from __future__ import annotations
 
 import copy
+import heapq
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -86,7 +87,16 @@ class Node:
         return self.kind
 
     def copy(self):
-        return copy.deepcopy(self)
+        """An independent copy (as ``copy.deepcopy``): numpy arrays copied, anything mutable deep-copied; the
+        immutable fields (str, int, float, bool, None, tuples of those) shared."""
+        new = copy.copy(self)
+        for key, value in vars(new).items():
+            if isinstance(value, np.ndarray):
+                setattr(new, key, value.copy())
+            elif not (value is None or isinstance(value, (str, int, float)) or (
+                    type(value) is tuple and all(v is None or isinstance(v, (str, int, float)) for v in value))):
+                setattr(new, key, copy.deepcopy(value))
+        return new
 
     def _one_input(self, in_shapes: list[Shape]) -> Shape:
         if len(in_shapes) != 1:
@@ -521,11 +531,8 @@ class Graph:
     def copy(self) -> "Graph":
         new = Graph(self.name)
         new.meta = copy.deepcopy(self.meta)
-        new.g = nx.DiGraph()
-        for n in self.g.nodes:
-            new.g.add_node(n, op=self.g.nodes[n]["op"].copy())
-        for a, b, d in self.g.edges(data=True):
-            new.g.add_edge(a, b, **d)
+        new.g.add_nodes_from((n, {"op": data["op"].copy()}) for n, data in self.g.nodes(data=True))
+        new.g.add_edges_from((a, b, dict(d)) for a, b, d in self.g.edges(data=True))
         return new
 
     # -- reading ----------------------------------------------------------------------------------------------
@@ -539,12 +546,37 @@ class Graph:
         return self.g.number_of_nodes()
 
     def node_names(self) -> list[str]:
-        """Names in a deterministic topological order (ties broken by insertion order)."""
-        order = {n: i for i, n in enumerate(self.g.nodes)}
-        try:
-            return list(nx.lexicographical_topological_sort(self.g, key=lambda n: order[n]))
-        except nx.NetworkXUnfeasible:
-            return list(self.g.nodes)
+        """Names in a deterministic topological order (ties broken by insertion order); insertion order when the
+        graph has a loop."""
+        order = self._topological_order()
+        return order if order is not None else list(self.g.nodes)
+
+    def _topological_order(self) -> list[str] | None:
+        """Kahn's algorithm taking, among the nodes whose inputs are all placed, the one inserted first (what
+        ``nx.lexicographical_topological_sort`` with the insertion index as key gives); None when there is a loop.
+        Remembered for the graph's structure as it was (nodes in order, each one's edges), so that the many calls
+        between two edits cost one look at the structure."""
+        g = self.g
+        succ = g.succ
+        key = tuple((n, tuple(succ[n])) for n in g)  # the whole structure: nodes in order, their edges
+        cached = getattr(self, "_order_cache", None)
+        if cached is not None and cached[0] == key:
+            return None if cached[1] is None else list(cached[1])
+        rank = {n: i for i, n in enumerate(g)}
+        waiting = dict(g.in_degree())
+        ready = [(rank[n], n) for n, k in waiting.items() if k == 0]
+        heapq.heapify(ready)
+        out = []
+        while ready:
+            _, n = heapq.heappop(ready)
+            out.append(n)
+            for s in succ[n]:
+                waiting[s] -= 1
+                if not waiting[s]:
+                    heapq.heappush(ready, (rank[s], s))
+        order = out if len(out) == len(rank) else None
+        self._order_cache = (key, None if order is None else tuple(order))
+        return order
 
     def nodes(self) -> list[Node]:
         return [self[n] for n in self.node_names()]
@@ -563,15 +595,18 @@ class Graph:
         return [n for n in self.node_names() if isinstance(self[n], Output)]
 
     def cycles(self) -> list[list[str]]:
+        if self._topological_order() is not None:  # no loop (and much faster to find out)
+            return []
         return [c for c in nx.simple_cycles(self.g)]
 
     # -- analysis ---------------------------------------------------------------------------------------------
     def infer_shapes(self) -> dict[str, Shape]:
         """Output shape of every node, in topological order.  Raises SnncError naming the first bad layer."""
-        if not nx.is_directed_acyclic_graph(self.g):
+        order = self._topological_order()
+        if order is None:
             raise SnncError(f"the graph has a loop through {self.cycles()[0]}; recurrent models are not supported")
         shapes: dict[str, Shape] = {}
-        for n in self.node_names():
+        for n in order:
             ins = [shapes[p] for p in self.predecessors(n)]
             shapes[n] = tuple(int(s) for s in self[n].out_shape(ins))
         return shapes

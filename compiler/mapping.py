@@ -2,7 +2,8 @@
 
 A layer may go to a core when its kernel, neuron and bias memory all fit that core.  The assignment is a bipartite
 matching, solved with networkx's Hopcroft-Karp; among complete assignments we take the
-lexicographically smallest (the first layers get the lowest cores, as with sinabs' mapper).  When no complete assignment exists although every layer fits some core, Hall's theorem
+lexicographically smallest (the first layers get the lowest cores, as with sinabs' mapper), found directly when
+giving each layer in turn its first free core completes.  When no complete assignment exists although every layer fits some core, Hall's theorem
 gives the reason: a set of layers whose usable cores are fewer than the layers.  We find that set from the maximum
 matching (alternating paths from an unmatched layer) and name it.
 """
@@ -27,25 +28,51 @@ def assign_cores(chip: ChipModel, target, d: Diagnostics, pinned: list[int] | No
         return None  # the memory rules already said which layer fits no core at all
     if pinned is not None:
         return _pinned(chip, target, d, pinned, cand)
+    greedy = _greedy(cand)
+    if greedy is not None:  # each layer in order took the lowest free core: the lexicographically smallest
+        for i, c in greedy.items():
+            chip.layers[i].core = c
+        return greedy
     mapping = _max_matching(cand)
     if len(mapping) == len(chip.layers):
-        # lexicographically smallest complete assignment: each layer in order takes the lowest core that still
-        # leaves a complete matching for the rest (sinabs' mapper also gives the lowest cores to the first layers)
-        fixed: dict[int, int] = {}
-        for i in sorted(cand):
-            for c in cand[i]:
-                if c in fixed.values():
-                    continue
-                trial = {j: [k for k in cs if k != c and k not in fixed.values()] for j, cs in cand.items()
-                         if j not in fixed and j != i}
-                if len(_max_matching(trial)) == len(trial):
-                    fixed[i] = c
-                    break
+        fixed = _lexicographic(cand)
         for i, c in fixed.items():
             chip.layers[i].core = c
         return fixed
     _explain(chip, target, d, cand, mapping)
     return None
+
+
+def _lexicographic(cand: dict[int, list[int]]) -> dict[int, int]:
+    """The lexicographically smallest complete assignment (there must be one): each layer in order takes the first
+    of its cores that still leaves a complete matching for the rest (sinabs' mapper also gives the lowest cores to
+    the first layers)."""
+    fixed: dict[int, int] = {}
+    for i in sorted(cand):
+        for c in cand[i]:
+            if c in fixed.values():
+                continue
+            trial = {j: [k for k in cs if k != c and k not in fixed.values()] for j, cs in cand.items()
+                     if j not in fixed and j != i}
+            if len(_max_matching(trial)) == len(trial):
+                fixed[i] = c
+                break
+    return fixed
+
+
+def _greedy(cand: dict[int, list[int]]) -> dict[int, int] | None:
+    """Each layer in order takes the first of its cores that is still free; None when one finds none.  When it
+    completes it is :func:`_lexicographic`'s assignment: at every step no earlier core was free, and the rest of the
+    greedy run shows that the choice leaves a complete assignment."""
+    taken: dict[int, int] = {}
+    used: set[int] = set()
+    for i in sorted(cand):
+        c = next((c for c in cand[i] if c not in used), None)
+        if c is None:
+            return None
+        taken[i] = c
+        used.add(c)
+    return taken
 
 
 def _max_matching(cand: dict[int, list[int]]) -> dict[int, int]:

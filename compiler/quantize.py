@@ -93,6 +93,9 @@ def _round(x, scale) -> np.ndarray:
 
 def _is_int(x, rng) -> bool:
     a = np.asarray(x, dtype=np.float64)
+    head = a.reshape(-1)[:256]  # a float layer shows it in its first values: no need to look at them all
+    if head.size < a.size and not _is_int(head, rng):
+        return False
     return bool(np.all(np.isfinite(a)) and np.all(a == np.round(a)) and np.all((a >= rng[0]) & (a <= rng[1])))
 
 
@@ -150,10 +153,10 @@ def quantize_layer(layer: ChipLayer, target, policy: str = "sinabs", diags: Diag
 
     w = np.asarray(layer.weight, dtype=np.float64)
     exact = np.asarray(w, dtype=np.float32) * s32
-    wq_raw = _round(w, s32)
+    wq_raw = np.round(exact).astype(np.int64)  # _round(w, s32), from the product already made
     wq = np.clip(wq_raw, wlo, whi)
     clipped = int(np.count_nonzero(wq != wq_raw))
-    err = np.abs(exact.astype(np.float64) - wq)
+    err = np.abs(exact - wq)  # in float64 (numpy widens float32 and int64 to it)
     nonzero = np.count_nonzero(w)
     zeroed = int(np.count_nonzero((w != 0) & (wq == 0)))
 

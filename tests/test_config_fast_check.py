@@ -159,21 +159,66 @@ def test_small_objects_are_written_as_json_writes_them(value):
         assert config_text._scalar(v) == json.dumps(v, allow_nan=False)
 
 
-def test_one_compile_reads_the_built_arrays_and_still_checks_replaced_ones(tmp_path):
+def test_arrays_and_lists_are_checked_and_written_alike(tmp_path):
+    """build_config(arrays=True), what `snnc compile` writes from, gives the list form's bytes; its arrays are held to
+    the same rules, with the same messages."""
     from snnc.compiler.errors import SnncError
     from snnc.targets.compile import run_pipeline
     from snnc.targets.config import build_and_write_config, build_config, dumps_config, load_config, write_config
-    from snnc.targets.config.arrays import array_memo, known_array
 
     result = run_pipeline(str(ROOT / "examples" / "nmnist_cnn.nir"), None, until="quantize")
     cfg = build_and_write_config(result, tmp_path / "a.json")
+    kept = build_and_write_config(result, tmp_path / "b.json", lists=False)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert (tmp_path / "a.json").read_text() == dumps_config(load_config(tmp_path / "a.json")) == dumps_config(cfg)
-    with array_memo():
-        built = build_config(result)
-        core = built["snnc"]["layers"][0]["core"]
-        assert known_array(built["cnn_layers"][core]["weights"]) is not None
-        built["cnn_layers"][core]["weights"] = copy.deepcopy(built["cnn_layers"][core]["weights"])
-        built["cnn_layers"][core]["weights"][0][0][0][0] = 300
-        with pytest.raises(SnncError, match=r"weights\[0\]\[0\]\[0\]\[0\] = 300 is outside int8"):
-            write_config(built, tmp_path / "b.json")
-    assert not (tmp_path / "b.json").exists() and known_array(cfg["cnn_layers"][core]["weights"]) is None
+    assert dumps_config(kept) == dumps_config(cfg) == dumps_config(build_config(result))
+    core = cfg["snnc"]["layers"][0]["core"]
+    assert isinstance(cfg["cnn_layers"][core]["weights"], list)
+    assert isinstance(kept["cnn_layers"][core]["weights"], np.ndarray)
+    for key, index, value, words in [("weights", (0, 0, 0, 0), 300, r"weights\[0\]\[0\]\[0\]\[0\] = 300 is outside int8"),
+                                     ("neurons_initial_value", (1, 2, 0), -40000, r"neurons_initial_value\[1\]\[2\]\[0\] = "
+                                                                                  r"-40000 is outside int16")]:
+        for form in ("arrays", "lists"):
+            built = build_config(result, arrays=form == "arrays")
+            a = np.array(built["cnn_layers"][core][key])
+            a[index] = value
+            built["cnn_layers"][core][key] = a if form == "arrays" else a.tolist()
+            with pytest.raises(SnncError, match=words):
+                write_config(built, tmp_path / "c.json")
+    built = build_config(result, arrays=True)
+    built["cnn_layers"][core]["weights"] = built["cnn_layers"][core]["weights"][:, :, :2]
+    with pytest.raises(SnncError, match=r"weights has shape .*; dimensions say"):
+        write_config(built, tmp_path / "c.json")
+    built["cnn_layers"][core]["weights"] = np.zeros((1,), np.float64)
+    with pytest.raises(SnncError, match="weights"):
+        write_config(built, tmp_path / "c.json")
+    with pytest.raises(SnncError, match="is not of type 'array'"):  # load_config reads JSON values only
+        load_config(build_config(result, arrays=True))
+    assert not (tmp_path / "c.json").exists()
+
+
+INT_ARRAYS = st.integers(1, 4).flatmap(lambda d: st.lists(st.integers(1, 4), min_size=d, max_size=d)).flatmap(
+    lambda shape: st.tuples(st.just(tuple(shape)), st.sampled_from([(0, 0), (-1, 1), (-128, 127), (-32768, 32767),
+                                                                   (5, 9), (-10 ** 9, 10 ** 9), (-2 ** 62, 2 ** 62)]),
+                            st.integers(0, 2 ** 32 - 1), st.sampled_from(["int64", "int8", "int16", "uint8"])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=INT_ARRAYS)
+def test_integer_arrays_are_written_as_json_writes_them(case):
+    from snnc.targets.config.arraytext import int_array_text
+
+    shape, (lo, hi), seed, dtype = case
+    info = np.iinfo(dtype)
+    lo, hi = max(lo, info.min), min(hi, info.max)
+    a = np.random.default_rng(seed).integers(lo, hi, shape, endpoint=True).astype(dtype)
+    assert int_array_text(a) == json.dumps(a.tolist(), separators=(",", ":"))
+    assert int_array_text(a.transpose()) == json.dumps(a.transpose().tolist(), separators=(",", ":"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=9), st.one_of(st.integers(-9, 9), st.booleans(), st.none()),
+                             min_size=5, max_size=14))
+def test_bigger_objects_are_written_as_json_writes_them(value):
+    text = json.dumps(value, separators=(", ", ": "), allow_nan=False)
+    assert config_text._short(value) == (text if len(text) <= 80 else None)

@@ -168,3 +168,21 @@ def test_multispike_warning_only_when_a_weight_exceeds_the_threshold():
     assert [(w.rule, w.layer) for w in r.diagnostics.warnings] == [("spike_mode", "c")]
     r = run_pipeline(g(), CompileOptions())  # clipped to the threshold: MultiSpike and the chip agree
     assert "spike_mode" not in {w.rule for w in r.diagnostics.warnings}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(cand=st.integers(1, 6).flatmap(lambda n: st.lists(
+    st.lists(st.integers(0, 5), min_size=1, max_size=6, unique=True), min_size=n, max_size=n)))
+def test_greedy_core_assignment_is_the_lexicographic_one(cand):
+    """When giving each layer its first free core completes, that is the lexicographically smallest assignment."""
+    from snnc.compiler import mapping
+
+    cand = dict(enumerate(cand))
+    greedy = mapping._greedy(cand)
+    complete = len(mapping._max_matching(cand)) == len(cand)
+    if greedy is not None:
+        assert complete and greedy == mapping._lexicographic(cand)

@@ -267,3 +267,54 @@ def test_float_forward_of_the_ir_matches_torch():
         np.testing.assert_allclose(forward_ann(g, inp.numpy())["output"], want, rtol=1e-4, atol=1e-5)
     with pytest.raises(SnncError, match="only non-spiking layers"):
         forward_ann(from_torch(models.scnn()), np.zeros((1, 2, 32, 32)))
+
+
+def _graph_facts(g):
+    """Everything a graph says: node order, names, types, parameters, edges, shapes, meta."""
+    facts = [g.name, g.meta, g.validate()]
+    for name in g.node_names():
+        node = g[name]
+        fields = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(node).items()}
+        facts.append((name, type(node).__name__, fields, g.predecessors(name)))
+    return facts
+
+
+def _chains():
+    class Stored(nn.Module):  # a custom layer inside a Sequential: traced, not walked
+        def forward(self, x):
+            return x * 2
+
+    iaf = sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0)
+    return [
+        (models.scnn(), (2, 32, 32)), (models.nmnist_like(), None), (models.ann(), None), (models.mlp(), None),
+        (nn.Sequential(nn.Dropout(), nn.Linear(6, 4), nn.Identity(), sl.IAF(), nn.Dropout2d()), None),
+        (nn.Sequential(nn.Conv2d(2, 4, 3), nn.MaxPool2d(2), nn.Tanh(), nn.BatchNorm2d(4), sl.Merge(),
+                       nn.Sequential(nn.Sequential(sl.SumPool2d(2), nn.Flatten()), nn.Linear(4, 2)),
+                       sl.LIFSqueeze(tau_mem=20.0, batch_size=1)), (2, 6, 6)),
+        (nn.Sequential(nn.Conv2d(2, 2, 3, padding="same"), iaf, nn.AvgPool2d(2, ceil_mode=True)), (2, 8, 8)),
+        (nn.Sequential(), (3,)), (nn.Conv2d(2, 3, 1), (2, 4, 4)), (sl.IAF(), (3,)),
+        (nn.Sequential(nn.Linear(3, 3), Stored()), None),
+    ]
+
+
+@pytest.mark.parametrize("k", range(len(_chains())))
+def test_plain_sequentials_lower_without_tracing_as_the_trace_does(k, monkeypatch):
+    """A plain nn.Sequential is walked, not traced by torch.fx: the graph must be the one the trace gives."""
+    from snnc.compiler.frontends import torch_frontend
+
+    model, shape = _chains()[k]
+    walked = from_torch(model, shape, name="m")
+    monkeypatch.setattr(torch_frontend, "_plain_chain", lambda root: None)
+    traced = from_torch(model, shape, name="m")
+    assert _graph_facts(walked) == _graph_facts(traced)
+
+
+def test_only_plain_chains_are_walked():
+    from snnc.compiler.frontends.torch_frontend import _plain_chain
+
+    lin = nn.Linear(2, 2)
+    assert [p for p, _ in _plain_chain(nn.Sequential(lin, nn.Sequential(sl.IAF())))] == ["0", "1.0"]
+    assert _plain_chain(nn.Sequential(lin, lin)) is None  # one module called twice: fx names it
+    assert _plain_chain(type("Seq", (nn.Sequential,), {})(lin)) is None  # a subclass may have its own forward
+    assert _plain_chain(nn.Sequential(nn.ModuleList([lin]))) is None
+    assert _plain_chain(models.residual()) is None

@@ -43,3 +43,55 @@ def test_unreachable_node_is_reported():
     g.add(Conv2d("orphan", weight=np.ones((1, 1, 1, 1))))
     with pytest.raises(SnncError, match="orphan"):
         g.validate()
+
+
+# ------------------------------------------------------------------------------------------ order and copies
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 12), data=st.data())
+def test_topological_order_is_networkx_lexicographical_order(n, data):
+    """node_names() (Kahn's algorithm on insertion order) gives what networkx' lexicographical sort gives."""
+    import networkx as nx
+
+    from snnc.compiler.ir import Graph
+
+    names = data.draw(st.permutations([f"n{i}" for i in range(n)]))
+    g = Graph()
+    for name in names:
+        g.add(Flatten(name))
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+    for a, b in data.draw(st.lists(st.sampled_from(pairs), max_size=20, unique=True)) if pairs else []:
+        if not g.g.has_edge(names[b], names[a]):
+            g.g.add_edge(names[a], names[b], index=0)
+    def expected():
+        rank = {name: i for i, name in enumerate(g.g.nodes)}
+        try:
+            return list(nx.lexicographical_topological_sort(g.g, key=rank.__getitem__))
+        except nx.NetworkXUnfeasible:
+            return list(g.g.nodes)
+
+    assert g.node_names() == expected()
+    # edited behind the Graph's back (on the networkx graph), the remembered order is not used
+    edges = list(g.g.edges)
+    if edges:
+        g.g.remove_edge(*edges[data.draw(st.integers(0, len(edges) - 1))])
+    g.g.add_edge(names[-1], names[0], index=0)
+    assert g.node_names() == expected()
+    g.g.remove_node(names[0])
+    assert g.node_names() == expected() == g.node_names()
+
+
+def test_node_copies_share_nothing_mutable():
+    node = IAF("a", threshold=np.ones(3), threshold_low=None, v_init=np.zeros(3))
+    node.extra = {"k": [1]}
+    new = node.copy()
+    assert type(new) is IAF and new is not node and new.name == "a" and new.v_init is not node.v_init
+    assert new.threshold is not node.threshold and np.array_equal(new.threshold, node.threshold)
+    assert new.extra == node.extra and new.extra["k"] is not node.extra["k"]
+    conv = Conv2d("c", weight=np.ones((1, 1, 3, 3)), stride=(2, 2))
+    c2 = conv.copy()
+    c2.weight[0, 0, 0, 0] = 5
+    assert conv.weight[0, 0, 0, 0] == 1 and c2.stride == (2, 2)

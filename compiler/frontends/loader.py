@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
+import pickle
 import pickletools
 import re
 import zipfile
@@ -165,48 +166,158 @@ MAX_PICKLE_OPS = 1_000_000
 MAX_ARCHIVE_BYTES = 2 << 30
 
 
-def _scan_one_pickle(f) -> tuple[list[tuple[str, str]], object]:
-    """Globals named by the next pickle in ``f``, found by reading opcodes only (nothing is executed).
+# How the scanner treats each opcode (by its byte); see _scan_one_pickle.
+(_OP_PLAIN, _OP_NUMBER, _OP_INT, _OP_LONG, _OP_STR, _OP_BYTES, _OP_PUT, _OP_GET, _OP_MEMOIZE, _OP_STACK_GLOBAL,
+ _OP_EXT, _OP_SKIP, _OP_STOP, _OP_TEXT, _OP_GET1) = range(15)
+#: struct formats of the fixed-size arguments and of the length prefixes (pickletools' argument names)
+_ARG_FORMAT = {"uint1": "<B", "uint2": "<H", "int4": "<i", "uint4": "<I", "uint8": "<Q", "float8": "<d",
+               "long1": "<B", "long4": "<i", "string1": "<B", "string4": "<i", "unicodestring1": "<B",
+               "unicodestring4": "<I", "unicodestring8": "<Q", "bytes1": "<B", "bytes4": "<I", "bytes8": "<Q",
+               "bytearray8": "<Q"}
 
-    Returns the ``(module, qualname)`` pairs and the pickle's value when it is a bare int (for the legacy magic
-    number), else None.  Raises ValueError on bytes that are not a complete pickle.
+
+def _opcode_table() -> list:
+    """Per opcode byte: (kind, pickletools' OpcodeInfo, struct of its fixed argument or of its length prefix);
+    None for bytes that are no opcode.  Made from the standard library's description of the format (pickletools)."""
+    import struct
+
+    table: list = [None] * 256
+    for op in pickletools.opcodes:
+        name, arg = op.name, op.arg
+        fmt = struct.Struct(_ARG_FORMAT[arg.name]) if arg is not None and arg.name in _ARG_FORMAT else None
+        if arg is not None and arg.n == pickletools.UP_TO_NEWLINE:
+            kind = _OP_TEXT  # INT, LONG, FLOAT, STRING, UNICODE, GLOBAL, INST, GET, PUT, PERSID: pickletools reads
+        elif name in ("FRAME", "PROTO"):
+            kind = _OP_SKIP
+        else:
+            kind = {"STOP": _OP_STOP, "STACK_GLOBAL": _OP_STACK_GLOBAL, "MEMOIZE": _OP_MEMOIZE, "BININT": _OP_INT,
+                    "BININT1": _OP_INT, "BININT2": _OP_INT, "LONG1": _OP_LONG, "LONG4": _OP_LONG,
+                    "BINPUT": _OP_PUT, "LONG_BINPUT": _OP_PUT, "BINGET": _OP_GET1, "LONG_BINGET": _OP_GET,
+                    "EXT1": _OP_EXT, "EXT2": _OP_EXT, "EXT4": _OP_EXT}.get(name)
+            if kind is None:
+                kind = (_OP_STR if name in _STRING_OPS else _OP_BYTES if arg is not None and arg.n < 0
+                        else _OP_NUMBER if arg is not None else _OP_PLAIN)
+        if arg is not None and kind != _OP_TEXT:
+            assert fmt is not None, name
+        table[op.code.encode("latin-1")[0]] = (kind, op, fmt)
+    return table
+
+
+_OPCODES = _opcode_table()
+
+
+def _scan_one_pickle(data: bytes, pos: int = 0) -> tuple[list[tuple[str, str]], object, int]:
+    """Globals named by the pickle that starts at ``data[pos]``, found by reading opcodes only (nothing is
+    executed).
+
+    Returns the ``(module, qualname)`` pairs, the pickle's value when it is a bare int (for the legacy magic
+    number) else None, and where the pickle ends.  Raises ValueError on bytes that are not a complete pickle.
+
+    Names come from GLOBAL and INST (their text), STACK_GLOBAL (the two strings pushed before it, followed through
+    the memo) and EXT1/2/4 (copyreg's extension registry).  The frequent binary opcodes are decoded here; the rare
+    ones with text arguments by pickletools' own readers.
     """
+    import copyreg
+    from collections import deque
+
     found: list[tuple[str, str]] = []
-    recent: list = []  # what the last opcodes pushed, as far as strings go (enough for STACK_GLOBAL)
+    recent: deque = deque(maxlen=64)  # what the last opcodes pushed, as far as strings go (enough for STACK_GLOBAL)
+    push = recent.append
     memo: dict = {}
+    memo_get = memo.get
     value = None
     n_ops = 0
-    for op, arg, _pos in pickletools.genops(f):
+    limit = MAX_PICKLE_OPS
+    end = len(data)
+    table = _OPCODES
+    stream = None
+    PLAIN, GET1, GET, PUT, TEXT, STR, LONG, INT, STOP, SKIP = (_OP_PLAIN, _OP_GET1, _OP_GET, _OP_PUT, _OP_TEXT,
+                                                               _OP_STR, _OP_LONG, _OP_INT, _OP_STOP, _OP_SKIP)
+    while True:
+        if pos >= end:
+            raise ValueError("pickle exhausted before seeing STOP")
+        entry = table[data[pos]]
+        if entry is None:
+            raise ValueError(f"at position {pos}, opcode {data[pos:pos + 1]!r} unknown")
         n_ops += 1
-        if n_ops > MAX_PICKLE_OPS:
+        if n_ops > limit:
             raise _TooBig(f"its pickle has more than {MAX_PICKLE_OPS:,} opcodes")
-        name = op.name
-        if name == "GLOBAL":
-            mod, _, qual = str(arg).partition(" ")
-            found.append((mod, qual))
-            recent.append(None)
-        elif name == "STACK_GLOBAL":
+        kind, op, fmt = entry
+        pos += 1
+        if kind == PLAIN:
+            push(None)
+            continue
+        if kind == GET1:  # BINGET, the most frequent opcode with an argument
+            if pos >= end:
+                raise ValueError("not enough data in stream to read uint1")
+            push(memo_get(data[pos]))
+            pos += 1
+            continue
+        # the argument
+        if kind == TEXT:
+            if stream is None:
+                stream = io.BytesIO(data)
+            stream.seek(pos)
+            arg = op.arg.reader(stream)
+            pos = stream.tell()
+        elif fmt is None:
+            arg = None
+        else:
+            size = fmt.size
+            if pos + size > end:
+                raise ValueError(f"not enough data in stream to read {op.arg.name}")
+            arg = data[pos] if size == 1 else fmt.unpack_from(data, pos)[0]
+            pos += size
+            if kind == STR or kind == LONG or kind == _OP_BYTES:  # ``arg`` was the length
+                if arg < 0:
+                    raise ValueError(f"{op.arg.name} byte count < 0: {arg}")
+                if pos + arg > end:
+                    raise ValueError(f"expected {arg} bytes in a {op.arg.name}, but only {end - pos} remain")
+                pos, arg = pos + arg, data[pos:pos + arg]
+        # what it does
+        if kind == GET:
+            push(memo_get(arg))
+        elif kind == PUT:
+            memo[arg] = recent[-1] if recent else None
+        elif kind == STR:
+            push(arg.decode("latin-1") if op.arg.name.startswith("string") else str(arg, "utf-8", "surrogatepass"))
+        elif kind == INT or kind == LONG:
+            value = pickle.decode_long(arg) if kind == LONG else arg
+            push(None)
+        elif kind == STOP:
+            break
+        elif kind == SKIP:
+            continue
+        elif kind == _OP_MEMOIZE:
+            memo[len(memo)] = recent[-1] if recent else None
+        elif kind == _OP_STACK_GLOBAL:
             mod, qual = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
             found.append((str(mod) if mod is not None else "?", str(qual) if qual is not None else "?"))
-            recent = recent[:-2] + [None]
-        elif name in _STRING_OPS:
-            recent.append(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
-        elif name == "MEMOIZE":
-            memo[len(memo)] = recent[-1] if recent else None
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            if len(recent) >= 2:
+                recent.pop()
+                recent.pop()
+            else:
+                recent.clear()
+            push(None)
+        elif kind == _OP_EXT:
+            found.append(copyreg._inverted_registry.get(arg, ("?", f"<copyreg extension {arg}>")))
+            push(None)
+        elif op.name in ("GLOBAL", "INST"):
+            mod, _, qual = str(arg).partition(" ")
+            found.append((mod, qual))
+            push(None)
+        elif op.name in _STRING_OPS:  # STRING, UNICODE (text arguments)
+            push(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
+        elif op.name == "PUT":
             memo[arg] = recent[-1] if recent else None
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            recent.append(memo.get(arg))
-        elif name in ("LONG1", "LONG4", "INT", "BININT", "BININT1", "BININT2", "LONG"):
+        elif op.name == "GET":
+            push(memo_get(arg))
+        elif op.name in ("INT", "LONG"):
             value = arg
-            recent.append(None)
-        elif name in ("FRAME", "PROTO", "STOP"):
-            pass
+            push(None)
         else:
-            recent.append(None)
-        if len(recent) > 64:
-            recent = recent[-64:]
-    return found, (value if n_ops <= 4 else None)
+            push(None)
+    return found, (value if n_ops <= 4 else None), pos
 
 
 class _TooBig(Exception):
@@ -228,9 +339,9 @@ def _check_zip_sizes(path: Path, z: zipfile.ZipFile) -> None:
 def scan_pickle_globals(path: Path) -> list[str]:
     """Every ``module.qualname`` a torch file names, read without unpickling.  SnncError if it is not one.
 
-    Bounded work: the pickle may be at most :data:`MAX_PICKLE_BYTES` (decompressed) and :data:`MAX_PICKLE_OPS`
-    opcodes, and a zip archive's entries at most :data:`MAX_ARCHIVE_BYTES` in all; a torch.save of any model the
-    chip can hold is far below each.
+    Bounded work: the pickle may be at most :data:`MAX_PICKLE_BYTES` (decompressed; in a file that is not a zip
+    archive, the pickles at its start together) and :data:`MAX_PICKLE_OPS` opcodes, and a zip archive's entries at
+    most :data:`MAX_ARCHIVE_BYTES` in all; a torch.save of any model the chip can hold is far below each.
     """
     try:
         if zipfile.is_zipfile(path):
@@ -246,14 +357,20 @@ def scan_pickle_globals(path: Path) -> list[str]:
                     data = member.read(MAX_PICKLE_BYTES + 1)  # the declared size may lie
                 if len(data) > MAX_PICKLE_BYTES:
                     raise _TooBig(f"its data.pkl inflates to more than {MAX_PICKLE_BYTES:,} bytes")
-            found, _ = _scan_one_pickle(io.BytesIO(data))
+            found, _, _ = _scan_one_pickle(data)
         else:
             with open(path, "rb") as f:
-                found, value = _scan_one_pickle(f)
+                data = f.read(MAX_PICKLE_BYTES + 1)  # the pickles come first; tensor data (legacy format) after
+            try:
+                found, value, end = _scan_one_pickle(data)
                 if value == _LEGACY_MAGIC:  # legacy format: protocol, sys info, the model, storage keys
                     for _ in range(3):
-                        more, _ = _scan_one_pickle(f)
+                        more, _, end = _scan_one_pickle(data, end)
                         found += more
+            except ValueError:
+                if len(data) > MAX_PICKLE_BYTES:
+                    raise _TooBig(f"its pickles take more than {MAX_PICKLE_BYTES:,} bytes") from None
+                raise
     except SnncError:
         raise
     except _TooBig as e:

@@ -353,13 +353,14 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
     if _handler(root) is not None or _is_sinabs(root) or type(root).__module__.startswith("torch.nn."):
         if not isinstance(root, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
             root = nn.Sequential(root)  # a single layer: trace it as a one-layer model
-    gm = _trace(root)
-    modules = dict(gm.named_modules())
-
-    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != 1:
-        raise SnncError(f"the torch model's forward takes {len(placeholders)} inputs; snnc compiles models with "
-                        "exactly one input tensor")
+    chain = _plain_chain(root)
+    if chain is None:
+        gm = _trace(root)
+        modules = dict(gm.named_modules())
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != 1:
+            raise SnncError(f"the torch model's forward takes {len(placeholders)} inputs; snnc compiles models with "
+                            "exactly one input tensor")
 
     if input_shape is None and getattr(module, "input_shape", None) is not None:
         try:
@@ -367,11 +368,14 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
         except SnncError:
             input_shape = None
     if input_shape is None:
-        input_shape = _infer_input_shape(placeholders[0], modules)
+        input_shape = (_infer_input_shape(placeholders[0], modules) if chain is None
+                       else _chain_input_shape(chain))
     if input_shape is None:
         raise SnncError("the input shape of a torch model is unknown: pass --input-shape C,H,W "
                         "(or input_shape=(C, H, W))")
     input_shape = parse_shape(input_shape)
+    if chain is not None:
+        return _lower_chain(chain, input_shape, name or type(module).__name__)
 
     graph = Graph(name or type(module).__name__)
     ir_name: dict = {}  # fx node -> IR node name of the tensor it produces
@@ -412,16 +416,10 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                 lname = _unique(graph, n.target if k == 0 else f"{n.target}:{k}")
                 if not srcs:
                     continue
-                if type(m).__name__ in _DROP and type(m).__module__.startswith("torch.nn.") and len(srcs) == 1:
+                node = _module_node(lname, m, [shapes[ir_name[s]] for s in srcs])
+                if node is None:  # passes its (only) input through
                     ir_name[n] = ir_name[srcs[0]]
                     continue
-                if type(m).__name__ == "Merge" and _is_sinabs(m):
-                    ir_name[n] = add(Add(lname), srcs) if len(srcs) > 1 else ir_name[srcs[0]]
-                    continue
-                handler = _handler(m) if len(srcs) == 1 else None
-                node = handler(lname, m, shapes[ir_name[srcs[0]]]) if handler else None
-                if node is None:
-                    node = _unsupported_module(lname, m, [shapes[ir_name[s]] for s in srcs])
                 ir_name[n] = add(node, srcs)
             elif n.op in ("call_function", "call_method"):
                 srcs = tensor_args(n)
@@ -447,6 +445,80 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                     raise SnncError("the torch model's forward returns no tensor")
                 for i, s in enumerate(srcs):
                     add(Output(_unique(graph, "output" if i == 0 else f"output_{i}")), [s])
+    graph.validate()
+    return graph
+
+
+def _module_node(lname, m, in_shapes):
+    """The IR node of one call of the layer ``m`` on inputs of ``in_shapes``; None when it passes its only input
+    through (Dropout, Identity, a sinabs Merge of one input)."""
+    if type(m).__name__ in _DROP and type(m).__module__.startswith("torch.nn.") and len(in_shapes) == 1:
+        return None
+    if type(m).__name__ == "Merge" and _is_sinabs(m):
+        return Add(lname) if len(in_shapes) > 1 else None
+    handler = _handler(m) if len(in_shapes) == 1 else None
+    node = handler(lname, m, in_shapes[0]) if handler else None
+    return node if node is not None else _unsupported_module(lname, m, in_shapes)
+
+
+def _plain_chain(root) -> list | None:
+    """``[(module path, layer)]`` in call order when ``root`` is a plain ``nn.Sequential`` (nested plain
+    Sequentials allowed) of torch.nn or sinabs layers, each module used once: what torch.fx would record for it
+    (its ``forward`` calls each layer on the previous one's output), found without tracing.  None for anything
+    else (custom modules or forwards, Sequential subclasses, ModuleLists, a module used twice): those are traced."""
+    import torch.nn as nn
+
+    out: list = []
+    seen: set = set()
+
+    def walk(seq, prefix) -> bool:
+        if type(seq) is not nn.Sequential or id(seq) in seen:
+            return False
+        seen.add(id(seq))
+        for key, m in seq._modules.items():
+            path = f"{prefix}{key}"
+            if type(m) is nn.Sequential:
+                if not walk(m, path + "."):
+                    return False
+                continue
+            if m is None or id(m) in seen or isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+                return False
+            if not (_is_sinabs(m) or _handler(m) is not None or type(m).__module__.startswith("torch.nn.")):
+                return False
+            seen.add(id(m))
+            out.append((path, m))
+        return True
+
+    return out if walk(root, "") else None
+
+
+def _chain_input_shape(chain) -> tuple | None:
+    """(in_features,) when the first layer past Dropout/Identity is a Linear; else None (as _infer_input_shape)."""
+    for _path, m in chain:
+        name = type(m).__name__
+        if name in _DROP:
+            continue
+        return (int(m.in_features),) if name == "Linear" else None
+    return None
+
+
+def _lower_chain(chain, input_shape, name: str) -> Graph:
+    """The graph of a plain chain of layers (:func:`_plain_chain`), named as :func:`from_torch` names traced ones."""
+    import torch
+
+    graph = Graph(name)
+    prev = _unique(graph, "input")
+    graph.add(Input(prev, shape=input_shape))
+    shape = tuple(input_shape)
+    with torch.no_grad():
+        for path, m in chain:
+            node = _module_node(_unique(graph, path), m, [shape])
+            if node is None:
+                continue
+            graph.add(node, [prev])
+            shape = tuple(int(d) for d in node.out_shape([shape]))
+            prev = node.name
+    graph.add(Output(_unique(graph, "output")), [prev])
     graph.validate()
     return graph
 

@@ -1,6 +1,6 @@
 """Passes on chip layers (after grouping): what a core can hold of the float model.
 
-Each is a pure function ``(chip, ctx) -> chip`` working on a copy.
+Each is a pure function ``(chip, ctx) -> chip`` working on a copy (one with nothing to change returns its argument).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def strip_biases(chip: ChipModel, ctx) -> ChipModel:
     All-zero biases go silently.  Others: a warning with the largest |bias| relative to the threshold.  With
     ``--keep-biases`` they stay, with a warning that behaviour then depends on the slow clock.
     """
+    if all(layer.bias is None for layer in chip.layers):
+        return chip
     out = copy.deepcopy(chip)
     for layer in out.layers:
         if layer.bias is None:
@@ -44,7 +46,8 @@ def clip_weights(chip: ChipModel, ctx) -> ChipModel:
     A weight above the threshold leaves a neuron above threshold after it fires, so it fires again at every later
     input event.  Reports how many weights were clipped and by how much.
     """
-    if not ctx.options.clip:
+    if not ctx.options.clip or not any(layer.threshold_high > 0 and np.any(layer.weight > layer.threshold_high)
+                                       for layer in chip.layers):
         return chip
     out = copy.deepcopy(chip)
     for layer in out.layers:

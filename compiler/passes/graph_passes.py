@@ -1,7 +1,8 @@
 """Graph passes: rewrite the float graph IR toward what a Speck core computes.
 
-Each pass is a pure function ``(graph, ctx) -> graph``: it works on a copy, never on its argument, and says in its
-docstring what it changes and when it refuses.  Diagnostics go to ``ctx.diags``.
+Each pass is a pure function ``(graph, ctx) -> graph``: it works on a copy, never on its argument (a pass with
+nothing to change returns its argument), and says in its docstring what it changes and when it refuses.
+Diagnostics go to ``ctx.diags``.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def fold_batchnorm(graph: Graph, ctx) -> Graph:
     Unlike sinabs this uses ``eps``.  Refuses (leaves the BatchNorm for the rule check) when the producer is not a
     weight layer or has other consumers, since folding would change them too.
     """
+    if not any(isinstance(graph[n], BatchNorm) for n in graph.g):
+        return graph
     g = graph.copy()
     for name in g.node_names():
         bn = g[name]
@@ -62,18 +65,27 @@ def collapse_neuron_params(graph: Graph, ctx) -> Graph:
 
     Unequal ones stay per-neuron; the rule check reports them (``threshold_shared``).
     """
-    g = graph.copy()
-    for name in g.node_names():
-        n = g[name]
+    changes = {}
+    for name in graph.node_names():
+        n = graph[name]
         if not isinstance(n, IAF):
             continue
-        new = n.copy()
+        change = {}
         for attr in ("threshold", "threshold_low"):
-            a = getattr(new, attr)
+            a = getattr(n, attr)
             if a is not None and a.ndim > 0 and a.size > 0 and np.all(a == a.reshape(-1)[0]):
-                setattr(new, attr, np.asarray(a.reshape(-1)[0]))
-        if new.v_init is not None and not np.any(new.v_init):
-            new.v_init = None
+                change[attr] = np.asarray(a.reshape(-1)[0])
+        if n.v_init is not None and not np.any(n.v_init):
+            change["v_init"] = None
+        if change:
+            changes[name] = change
+    if not changes:
+        return graph
+    g = graph.copy()
+    for name, change in changes.items():
+        new = g[name].copy()
+        for attr, value in change.items():
+            setattr(new, attr, value)
         g.replace(name, new)
     return g
 
@@ -151,13 +163,15 @@ def lower_linear(graph: Graph, ctx) -> Graph:
     for name in g.node_names():
         n = g[name]
         if isinstance(n, IAF):
-            new = n.copy()
             shp = shapes[name]
-            for attr in ("threshold", "threshold_low", "v_init"):
-                a = getattr(new, attr)
-                if a is not None and a.ndim > 0 and a.size == int(np.prod(shp)):
-                    setattr(new, attr, a.reshape(shp))
-            g.replace(name, new)
+            reshaped = {attr: a.reshape(shp) for attr in ("threshold", "threshold_low", "v_init")
+                        if (a := getattr(n, attr)) is not None and a.ndim > 0 and a.size == int(np.prod(shp))
+                        and a.shape != tuple(shp)}
+            if reshaped:
+                new = n.copy()
+                for attr, a in reshaped.items():
+                    setattr(new, attr, a)
+                g.replace(name, new)
     return g
 
 
@@ -244,17 +258,23 @@ def avgpool_to_sumpool(graph: Graph, ctx) -> Graph:
 
 def merge_pools(graph: Graph, ctx) -> Graph:
     """Two sum poolings in a row (stride = kernel, no padding) become one with the product of their kernels."""
+    def mergeable(g, name):
+        a = g[name]
+        if not isinstance(a, SumPool) or not _plain(a):
+            return False
+        succ = g.successors(name)
+        return len(succ) == 1 and isinstance(g[succ[0]], SumPool) and _plain(g[succ[0]])
+
+    if not any(mergeable(graph, name) for name in graph.g):
+        return graph
     g = graph.copy()
     changed = True
     while changed:
         changed = False
         for name in g.node_names():
-            a = g[name]
-            if not isinstance(a, SumPool) or not _plain(a):
+            if not mergeable(g, name):
                 continue
-            succ = g.successors(name)
-            if len(succ) != 1 or not isinstance(g[succ[0]], SumPool) or not _plain(g[succ[0]]):
-                continue
+            a, succ = g[name], g.successors(name)
             b = g[succ[0]]
             k = (a.kernel[0] * b.kernel[0], a.kernel[1] * b.kernel[1])
             g.replace(name, SumPool(name, kernel=k, stride=k))

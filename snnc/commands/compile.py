@@ -54,7 +54,7 @@ def run(args) -> int:
             print(f"snnc: error: the model does not fit {result.target.name}: {n} violation{'s' * (n != 1)} "
                   f"(listed above); nothing written to {out}", file=sys.stderr)
         return 1
-    config = build_and_write_config(result, out)
+    config = build_and_write_config(result, out, lists=bool(args.flash_binary))  # the dict: for the flash image
     if args.flash_binary:
         from snnc.targets.samna_adapter import flash_binary
 

@@ -10,7 +10,6 @@ from ...compiler.chip import OUTPUT, resolve_decimate
 from ...compiler.options import readout_layer as spread_readout_layer
 from ...compiler.errors import SnncError, _jsonable
 from ..speck import SPECK_NEURON
-from .arrays import remember
 from .gcpause import gc_paused
 
 FORMAT_VERSION = 1
@@ -54,11 +53,12 @@ def _decimators(chip, target, decimate: dict) -> dict[int, int]:
 
 def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None = None,
                      decimator: int | None = None, destinations: int = SPECK_NEURON.destinations_per_core,
-                     monitor: bool | None = None) -> dict:
+                     monitor: bool | None = None, arrays: bool = False) -> dict:
     """One used core's entry, from an integer chip layer (``quantized=True``).  ``readout_layer``: the target's
     readout layer id when ``--readout`` sends the exit layer's spikes there, else None; ``destinations``: the
     target's destinations per core (the entry lists them all, disabled ones included); ``monitor``: None =
-    monitored when it is an output layer."""
+    monitored when it is an output layer; ``arrays``: weights, biases and initial states as int64 numpy arrays
+    instead of nested lists (for :func:`~snnc.targets.config.write_config`, which writes either)."""
     if not layer.quantized:
         raise ValueError(f"{layer.name}: quantize the chip layers before building a configuration")
     f, oh, ow = layer.output_shape
@@ -81,15 +81,12 @@ def cnn_layer_config(layer, core_of: dict[int, int], readout_layer: int | None =
     if len(dests) > destinations:
         raise SnncError(f"{layer.name}: {len(dests)} destinations; a core has {destinations}")
     dests += [_disabled_destination() for _ in range(destinations - len(dests))]
-    arrays = {}
-    for key, a in (("weights", w), ("biases", bias), ("neurons_initial_value", v0)):
-        a = np.ascontiguousarray(a)
-        arrays[key] = a.tolist()
-        remember(arrays[key], a)  # the checks and the writer of the same compile read the array (arrays.py)
+    big = {key: np.ascontiguousarray(a) if arrays else a.tolist()
+           for key, a in (("weights", w), ("biases", bias), ("neurons_initial_value", v0))}
     return {
         "dimensions": {"input_shape": _shape(c, ih, iw), "output_shape": _shape(f, oh, ow),
                        "padding": _xy(layer.padding), "stride": _xy(layer.stride), "kernel_size": int(kh)},
-        **arrays,
+        **big,
         "leak_enable": bool(layer.bias is not None and np.any(bias)),
         "leak_internal_slow_clk_enable": False,
         "threshold_high": int(layer.threshold_high),
@@ -151,8 +148,12 @@ def _slow_clock(result) -> dict:
 
 
 @gc_paused
-def build_config(result) -> dict:
-    """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits)."""
+def build_config(result, arrays: bool = False) -> dict:
+    """The configuration dict of a compiled model (``run_pipeline(..., until="quantize")`` that fits).
+
+    Plain Python values throughout; with ``arrays`` the cores' weights, biases and initial states stay int64 numpy
+    arrays (``write_config`` checks and writes them without turning ~10^5 numbers into Python ints).
+    """
     chip, target, options = result.chip, result.target, result.options
     if chip is None or (not chip.layers and chip.dvs is None):
         raise SnncError("nothing to configure: the model has no chip layers")
@@ -172,7 +173,7 @@ def build_config(result) -> dict:
     for i, layer in enumerate(layers):
         cnn[core_of[i]] = cnn_layer_config(layer, core_of, readout_layer=target.readout_layer if readout else None,
                                            decimator=decim.get(i), destinations=target.destinations_per_core,
-                                           monitor=i in monitored)
+                                           monitor=i in monitored, arrays=arrays)
 
     report_layers = result.report_json()["layers"]
     snnc_layers = []
@@ -200,7 +201,7 @@ def build_config(result) -> dict:
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
         "simulator": dict(SIMULATOR_DEFAULTS, **_slow_clock(result)),
     }
-    return {  # the chip sections are plain Python values already (tolist / int / bool)
+    return {  # the chip sections are plain Python values already (tolist / int / bool), or int64 arrays
         "cnn_layers": cnn,
         "dvs_layer": dvs_layer_config(chip, target, core_of, chip.monitor_dvs),
         "readout": readout_config(readout),

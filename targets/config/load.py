@@ -14,7 +14,6 @@ from ...compiler.fileio import check_input
 from ...compiler.geometry import conv_output_size
 from ...compiler.quantize import chip_threshold_low
 from ..speck import get_target
-from .arrays import known_array, remember
 from .build import FORMAT_VERSION
 from .gcpause import gc_paused
 
@@ -89,17 +88,41 @@ def load_config(source: str | Path | dict) -> dict:
                    else str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
             raise SnncError(f"{where}: not a usable JSON configuration ({why}); expected one written by `snnc "
                             "compile`") from None
+    return check_config(config, where)
+
+
+def check_config(config, where: str = "configuration", arrays: bool = False) -> dict:
+    """The checks of :func:`load_config` on a configuration dict; returns it.  With ``arrays`` the cores' weights,
+    biases and initial states may also be integer numpy arrays (``build_config(..., arrays=True)``): they are held
+    to the same rules (dimensions, shapes, ranges) as lists."""
     if not isinstance(config, dict):
         raise SnncError(f"{where}: expected a JSON object with cnn_layers, dvs_layer, readout and snnc, got "
                         f"{type(config).__name__}")
     try:
-        _check_schema(config, where)
+        _check_schema(_arrays_as_lists(config) if arrays else config, where)
         _check_chip(config, where)
     except RecursionError:
         raise SnncError(f"{where}: a value is nested too deeply; expected a configuration written by `snnc "
                         "compile`") from None
     _check_input(config, where)
     return config
+
+
+_ARRAY_FIELDS = ("weights", "biases", "neurons_initial_value")
+
+
+def _arrays_as_lists(config: dict) -> dict:
+    """What the schema sees of a configuration holding numpy arrays: each core's array fields that are integer
+    arrays become empty lists (the schema asks only that they be arrays; their elements are checked by _array)."""
+    layers = config.get("cnn_layers")
+    if not isinstance(layers, list):
+        return config
+    seen = dict(config)
+    seen["cnn_layers"] = [
+        {k: [] if k in _ARRAY_FIELDS and isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim else v
+         for k, v in layer.items()} if isinstance(layer, dict) else layer
+        for layer in layers]
+    return seen
 
 
 def _check_input(config: dict, where: str) -> None:
@@ -181,9 +204,9 @@ def _int_array_fast(value, ndim: int) -> np.ndarray | None:
     plain integer (true, 1.5, "1", null would leave letters, dots or quotes), and numpy reads the numbers."""
     import orjson
 
-    known = known_array(value)  # built from this very array a moment ago (targets/config/arrays.py)
-    if known is not None and known.ndim == ndim:
-        return known
+    if isinstance(value, np.ndarray):  # built by build_config(..., arrays=True)
+        ints = value.dtype.kind == "i" or (value.dtype.kind == "u" and value.dtype.itemsize < 8)  # fit int64
+        return value.astype(np.int64, copy=False) if ints and value.ndim == ndim and value.size else None
     shape, v = [], value
     for _ in range(ndim):
         if not isinstance(v, list) or not v:
@@ -203,7 +226,6 @@ def _int_array_fast(value, ndim: int) -> np.ndarray | None:
         values = np.fromstring(text.translate(_BRACKETS_TO_SPACES), dtype=np.int64, sep=",")
         if values.size != size:
             return None
-    remember(value, text=text)  # for the writer, when this check is part of writing
     return values.reshape(shape)
 
 
@@ -211,6 +233,8 @@ def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
     fast = _int_array_fast(value, ndim)
     if fast is not None:
         return fast
+    if isinstance(value, np.ndarray):  # not integers, or the wrong depth: the list path names the problem
+        value = value.tolist()
     try:
         a = np.array(value)
     except (ValueError, OverflowError):
@@ -238,6 +262,8 @@ def _array(value, name: str, where: str, ndim: int) -> np.ndarray:
 
 
 def _check_range(a: np.ndarray, name: str, where: str, rng: tuple[int, int], label: str) -> None:
+    if not a.size or (rng[0] <= a.min() and a.max() <= rng[1]):
+        return
     bad = np.argwhere((a < rng[0]) | (a > rng[1]))
     if bad.size:
         idx = tuple(int(v) for v in bad[0])
@@ -261,7 +287,7 @@ def _check_chip(config: dict, where: str) -> None:
     layers = config["cnn_layers"]
     if len(layers) != target.n_cores:
         raise SnncError(f"{where}: cnn_layers has {len(layers)} entries; {target.name} has {target.n_cores} cores")
-    used = [bool(layer["weights"]) for layer in layers]
+    used = [len(layer["weights"]) > 0 for layer in layers]
     readout_on = config["readout"]["enable"]
     problems = _Problems(where)
     for i, layer in enumerate(layers):

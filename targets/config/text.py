@@ -5,11 +5,13 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from ...compiler.errors import SnncError
 from ...compiler.fileio import atomic_write
+from .arraytext import int_array_pieces
 from .gcpause import gc_paused
-from .arrays import array_memo, known_text
-from .load import load_config
+from .load import check_config
 
 
 @lru_cache(maxsize=1024)
@@ -40,8 +42,10 @@ def _has_dict(x) -> bool:
 
 def _short(x: dict) -> str | None:
     """A small dict without lists, on one line (e.g. ``{"x": 1, "y": 2}``), or None."""
-    if any(isinstance(v, (list, dict)) or type(k) is not str for k, v in x.items()):
-        if any(isinstance(v, list) for v in x.values()):
+    if all(type(k) is str for k in x) and sum(len(k) + 7 for k in x) > 80:
+        return None  # longer than 80 even with one-character values ('"k": v', ", " after each, the braces)
+    if any(isinstance(v, (list, dict, np.ndarray)) or type(k) is not str for k, v in x.items()):
+        if any(isinstance(v, (list, np.ndarray)) for v in x.values()):
             return None
         text = json.dumps(x, separators=(", ", ": "), allow_nan=False)
     else:  # flat, string keys: the same text, faster
@@ -63,6 +67,8 @@ def _encode(x, depth: int, out: list) -> None:
             _encode(value, depth + 1, out)
             out.append(",\n" if k < len(items) - 1 else "\n")
         out.append(pad + "}")
+    elif isinstance(x, np.ndarray):  # build_config(..., arrays=True): the big integer arrays, as ASCII bytes
+        out.extend(int_array_pieces(x))
     elif isinstance(x, list) and _has_dict(x):
         out.append("[\n")
         for k, value in enumerate(x):
@@ -81,9 +87,6 @@ def _number_array(x: list) -> str:
     as json does, so its text is used when it holds nothing but digits, minus signs, commas and brackets."""
     import orjson
 
-    text = known_text(x)  # made from the array the list was built from, or while it was checked
-    if text is not None:
-        return text.decode("ascii")
     try:
         text = orjson.dumps(x)
     except (TypeError, orjson.JSONEncodeError):
@@ -98,29 +101,54 @@ def dumps_config(config: dict) -> str:
 
     The same dict always gives the same text, and ``dumps_config(load_config(text_file))`` gives the file back.
     """
+    return _dumps_bytes(config).decode("utf-8")
+
+
+def _dumps_bytes(config: dict) -> bytes:
+    """:func:`dumps_config`'s text as UTF-8 bytes (ASCII: JSON escapes the rest), joined once."""
     out: list = []
     try:
         _encode(config, 0, out)
     except (TypeError, ValueError) as e:
         raise SnncError(f"configuration holds a value JSON cannot store: {e}") from None
-    return "".join(out) + "\n"
+    chunks, run = [], []
+    for piece in out:  # text pieces; numpy arrays come as bytes
+        if type(piece) is str:
+            run.append(piece)
+        else:
+            if run:
+                chunks.append("".join(run).encode("utf-8"))
+                run = []
+            chunks.append(piece)
+    run.append("\n")
+    chunks.append("".join(run).encode("utf-8"))
+    return b"".join(chunks)
 
 
 @gc_paused
 def write_config(config: dict, path: str | Path) -> Path:
-    """Check ``config`` (as :func:`load_config` does), then write it atomically: nothing half-written on failure."""
-    with array_memo():
-        load_config(config)
-        text = dumps_config(config)
-    return atomic_write(path, text.encode("utf-8"))
+    """Check ``config`` (as :func:`load_config` does), then write it atomically: nothing half-written on failure.
+
+    The cores' weights, biases and initial states may be lists or integer numpy arrays (``build_config(...,
+    arrays=True)``); both are checked alike and give the same text."""
+    check_config(config, arrays=True)
+    return atomic_write(path, _dumps_bytes(config))
 
 
-def build_and_write_config(result, path: str | Path) -> dict:
-    """``build_config(result)`` written with :func:`write_config` (every check), in one memo of the arrays: the
-    checks and the writer read the numpy arrays the lists were made from (``arrays.py``).  Returns the dict."""
+@gc_paused
+def build_and_write_config(result, path: str | Path, lists: bool = True) -> dict:
+    """``build_config(result)`` written with :func:`write_config` (every check); returns the dict.
+
+    The configuration is built with its big integer arrays as numpy arrays, checked and written from them; the
+    returned dict then holds lists as :func:`build_config`'s does, or with ``lists=False`` keeps the arrays (what
+    ``snnc compile`` does when it needs no dict afterwards: it saves turning ~10^5 numbers into Python ints)."""
     from .build import build_config
 
-    with array_memo():
-        config = build_config(result)
-        write_config(config, path)
+    config = build_config(result, arrays=True)
+    write_config(config, path)
+    if lists:
+        for layer in config["cnn_layers"]:
+            for key, value in layer.items():
+                if isinstance(value, np.ndarray):
+                    layer[key] = value.tolist()
     return config
