@@ -75,7 +75,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(i)
+            total += loss.item() * len(i)
         print(f"  epoch {ep + 1}/{epochs}: loss {total / len(x):.4f} ({time.perf_counter() - t0:.1f} s)", flush=True)
     model.eval()
 
