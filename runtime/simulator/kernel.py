@@ -74,12 +74,13 @@ def fired_capacity(P):
 
 @jit
 def flags_capacity(P):
-    """Size of the kernel's ``flags`` buffer: the spike flags of one row of targets (``_update_all``)."""
-    n = 0
+    """Size of the kernel's ``flags`` buffer: the spike flags of one row of targets (``_update_all``), rounded up
+    to whole 8-byte words."""
+    n = 8
     for core in range(P.shape[0]):
         if P[core, USED] and not P[core, CYC]:
             n = max(n, P[core, OUT_F] * (-(-P[core, K] // P[core, SX])))
-    return n
+    return (n + 7) // 8 * 8
 
 @jit_inline
 def _record(out, ctr, t, layer, c, x, y):
@@ -159,6 +160,18 @@ def _push(P, stack, sp, core, c, x, y, t, row, in_ev, synops, ev_syn, out, ctr, 
     return sp + 1
 
 @jit_inline
+def _pooled(v, pool):
+    """``v // pool`` for a coordinate ``v >= 0``, without a division for the chip's poolings 1, 2 and 4."""
+    if pool == 1:
+        return v
+    if pool == 2:
+        return v >> 1
+    if pool == 4:
+        return v >> 2
+    return v // pool
+
+
+@jit_inline
 def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, synops, ev_syn, out, ctr, tr, trn,
           src, budget):
     """A neuron of ``core`` spiked: count, decimate, monitor, push its destinations (1 first, so 0 runs first).
@@ -187,11 +200,11 @@ def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, syn
                 return -1
             stack[sp, 0] = RO
             stack[sp, 1] = f
-            stack[sp, 2] = ox // pool
-            stack[sp, 3] = oy // pool
+            stack[sp, 2] = _pooled(ox, pool)
+            stack[sp, 3] = _pooled(oy, pool)
             sp += 1
         else:
-            sp = _push(P, stack, sp, layer, f, ox // pool, oy // pool, t, row, in_ev, synops, ev_syn, out, ctr,
+            sp = _push(P, stack, sp, layer, f, _pooled(ox, pool), _pooled(oy, pool), t, row, in_ev, synops, ev_syn, out, ctr,
                        trn, src)
             if sp < 0:
                 return sp
@@ -243,6 +256,8 @@ def kx_position(kx, k, sx):
     the columns grouped by ``kx % sx``, each group in descending ``kx``.  The targets of one event in one output row,
     ``ox = ox0, ox0 + 1, ...``, use columns ``kx0, kx0 - sx, ...``, which are then stored one after the other, as
     their states are: one row of targets is one contiguous run of states against one contiguous run of weights."""
+    if sx == 1:
+        return k - 1 - kx
     r = kx % sx
     base = 0
     for rr in range(r):
@@ -313,6 +328,7 @@ def _update_all(P, W, S, flags, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1,
     n = (ox1 - ox0 + 1) * F
     wc = P[core, W_OFF] + (c * k * k + kx_position(ax - ox0 * sx, k, sx)) * F
     start = top
+    words = flags.view(np.uint64)
     for oy in range(oy0, oy1 + 1):
         wb = wc + (ay - oy * sy) * k * F
         sb = P[core, S_OFF] + (oy * ow + ox0) * F
@@ -325,14 +341,14 @@ def _update_all(P, W, S, flags, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1,
             spiked = _run_wrap_rtz(S, W, flags, sb, wb, n, thl, thh)
         else:
             spiked = _run_wrap_sub(S, W, flags, sb, wb, n, thl, thh)
-        if spiked:
-            j = 0
-            for ox in range(ox0, ox1 + 1):
-                for o in range(F):
-                    if flags[j]:
-                        fired[top] = (o << 32) | (oy << 16) | ox
-                        top += 1
-                    j += 1
+        if spiked:  # find the few spikes 8 flags at a time
+            for wi in range((n + 7) >> 3):
+                if words[wi] != 0:
+                    for j in range(wi << 3, min((wi << 3) + 8, n)):
+                        if flags[j]:
+                            dx = j // F
+                            fired[top] = ((j - dx * F) << 32) | (oy << 16) | (ox0 + dx)
+                            top += 1
     if top - start > 1 and (oy1 > oy0 or ox1 > ox0):
         _sort_small(fired, start, top)
     return top
