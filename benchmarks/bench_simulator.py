@@ -3,7 +3,7 @@ time bins, on the NIR paper's N-MNIST CNN (the headline) and on four other netwo
 events on the NIR CNN.
 
     NUMBA_NUM_THREADS=1 python benchmarks/bench_simulator.py [--networks nir,deep,wide,residual,mlp]
-        [--digits 20] [--max-events 1000000] [--no-sinabs]
+        [--digits 20] [--max-events 1000000] [--repeat 3] [--no-sinabs]
 
 Runs from the project alone.  Input: N-MNIST-like events made by ``saccade_events`` from the MNIST test digits in
 ``examples/data/mnist`` (about 4,400 events over 300 ms on 2x34x34), the same for every network.
@@ -217,8 +217,9 @@ def calibrate(prog, streams, per_event: float = 1.0, exit_per_event: float = 0.1
     return {c: prog.cores[c].threshold_high for c in order}
 
 
-def sinabs_time(net, streams, k: int = 5) -> float:
-    """Seconds per sample of ``net``'s forward on T = 300 frames of 1 ms (states reset before each sample)."""
+def sinabs_time(net, streams, k: int = 5, repeat: int = 1) -> float:
+    """Seconds per sample of ``net``'s forward on T = 300 frames of 1 ms (states reset before each sample): the
+    fastest of ``repeat`` passes over ``k`` samples."""
     import torch
     from sinabs.layers import StatefulLayer
 
@@ -228,24 +229,32 @@ def sinabs_time(net, streams, k: int = 5) -> float:
         frames = [torch.tensor(events_to_frames(ev, (2, 34, 34), 300, 300_000), dtype=torch.float32)
                   for ev in streams[:k]]
         net(frames[0])
-        t0 = time.perf_counter()
-        for fr in frames:
-            for m in net.modules():
-                if isinstance(m, StatefulLayer):
-                    m.reset_states()
-            net(fr)
-        return (time.perf_counter() - t0) / len(frames)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for fr in frames:
+                for m in net.modules():
+                    if isinstance(m, StatefulLayer):
+                        m.reset_states()
+                net(fr)
+            best = min(best, (time.perf_counter() - t0) / len(frames))
+        return best
 
 
-def run_samples(sim, streams):
-    """(events, synops, seconds) per sample."""
-    n_ev, syn, secs = [], [], []
-    for ev in streams:
-        r = sim.run(ev)
-        n_ev.append(len(ev))
-        syn.append(sum(r.synops_per_core.values()))
-        secs.append(r.sim_seconds)
-    return np.array(n_ev), np.array(syn), np.array(secs), r
+def run_samples(sim, streams, repeat: int = 1):
+    """(events, synops, seconds) per sample, from the fastest of ``repeat`` passes over ``streams``; the last
+    result."""
+    best = None
+    for _ in range(repeat):
+        n_ev, syn, secs = [], [], []
+        for ev in streams:
+            r = sim.run(ev)
+            n_ev.append(len(ev))
+            syn.append(sum(r.synops_per_core.values()))
+            secs.append(r.sim_seconds)
+        if best is None or sum(secs) < sum(best[2]):
+            best = (np.array(n_ev), np.array(syn), np.array(secs))
+    return (*best, r)
 
 
 def main() -> None:
@@ -256,6 +265,8 @@ def main() -> None:
                     help="comma-separated, from: nir, " + ", ".join(NETWORKS))
     ap.add_argument("--digits", type=int, default=20)
     ap.add_argument("--max-events", type=int, default=1_000_000, help="scaling on the NIR CNN up to this (0: none)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="passes over the samples (and over sinabs' samples); the fastest pass counts (default 3)")
     ap.add_argument("--no-sinabs", action="store_true")
     args = ap.parse_args()
     names = [n.strip() for n in args.networks.split(",") if n.strip()]
@@ -289,7 +300,7 @@ def main() -> None:
             sim = Simulator(prog)
             title = f"{name}: thresholds {th}"
         sim.run(streams[0][:10])  # load / compile the kernel outside the timings
-        n_ev, syn, secs, r = run_samples(sim, streams)
+        n_ev, syn, secs, r = run_samples(sim, streams, args.repeat)
         rate = syn.sum() / secs.sum()
         used = sorted(r.synops_per_core)
         print(f"{title}; cores {used}, {len(streams)} saccade-encoded MNIST digits (300 ms each)")
@@ -297,11 +308,12 @@ def main() -> None:
               f"per core (last sample): " + ", ".join(
                   f"{c}: {v / 1e3:.0f} k ({r.spikes_per_core[c] / max(r.input_events_per_core[c], 1):.2f} "
                   "spikes/event)" for c, v in r.synops_per_core.items()))
-        print(f"  fast simulator: {secs.mean() * 1e3:.2f} ms per sample, {rate / 1e6:.1f} M synops/s (one thread)")
+        print(f"  fast simulator: {secs.mean() * 1e3:.2f} ms per sample, {rate / 1e6:.1f} M synops/s (one thread, "
+              f"fastest of {args.repeat} passes)")
         ratio = None
         if not args.no_sinabs:
             net = sinabs_network(layers) if name == "nir" else model
-            t_sinabs = sinabs_time(net, streams)
+            t_sinabs = sinabs_time(net, streams, repeat=args.repeat)
             ratio = t_sinabs / float(np.mean(secs[:5]))
             print(f"  sinabs{' DynapcnnNetwork (discretized,' if name == 'nir' else ' forward (IAFSqueeze,'} "
                   f"T = 300): {t_sinabs * 1e3:.1f} ms per sample -> snnc is {ratio:.1f}x faster")
@@ -321,7 +333,7 @@ def main() -> None:
         allev = np.concatenate(big)
         n = 1000
         while n <= min(args.max_events, len(allev)):
-            r = nir_sim.run(allev[:n])
+            r = min((nir_sim.run(allev[:n]) for _ in range(args.repeat)), key=lambda r: r.sim_seconds)
             s = sum(r.synops_per_core.values())
             print(f"  {n:>20}  {s:>10}  {r.sim_seconds:>9.3f}  {r.sim_seconds / n * 1e9:>9.0f}  "
                   f"{s / r.sim_seconds / 1e6:>11.1f}")

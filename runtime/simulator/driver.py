@@ -160,7 +160,8 @@ class Simulator:
         entry = np.asarray(prog.input_cores, np.int64)
         leak_cores = np.asarray([c for c in used if prog.cores[c].leak_enable], np.int64)
         leak_hz = prog.slow_clock_hz if (prog.slow_clock_hz and len(leak_cores)) else 0.0
-        ev_syn = np.zeros((n, len(used)), np.int64)
+        ev_syn = np.empty((n, len(used)), np.int64)
+        ev_syn.fill(0)  # written here, not at its first touch inside the timed kernel (page faults: not events)
         in_ev = np.zeros(P.shape[0], np.int64)
         synops = np.zeros(P.shape[0], np.int64)
         spikes = np.zeros(P.shape[0], np.int64)
