@@ -130,6 +130,9 @@ class Simulator:
             c = prog.cores[ci]
             F, oh, ow = c.out_shape
             row = P[ci]
+            for what, v in (("threshold_high", c.threshold_high), ("threshold_low", c.threshold_low)):
+                if not -2 ** 15 <= v < 2 ** 15:  # (a program built by hand: configurations are checked on loading)
+                    raise SnncError(f"core {ci}: {what} = {v} is outside the int16 range the chip holds")
             vals = dict(in_c=c.in_shape[0], in_h=c.in_shape[1], in_w=c.in_shape[2], out_f=F, out_h=oh, out_w=ow,
                         k=c.kernel, sy=c.stride[0], sx=c.stride[1], py=c.padding[0], px=c.padding[1],
                         thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero), mon=int(c.monitor),

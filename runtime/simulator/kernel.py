@@ -341,14 +341,22 @@ def _update_all(P, W, S, flags, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1,
             spiked = _run_wrap_rtz(S, W, flags, sb, wb, n, thl, thh)
         else:
             spiked = _run_wrap_sub(S, W, flags, sb, wb, n, thl, thh)
-        if spiked:  # find the few spikes 8 flags at a time
-            for wi in range((n + 7) >> 3):
-                if words[wi] != 0:
-                    for j in range(wi << 3, min((wi << 3) + 8, n)):
-                        if flags[j]:
-                            dx = j // F
-                            fired[top] = ((j - dx * F) << 32) | (oy << 16) | (ox0 + dx)
-                            top += 1
+        if spiked:  # find the few spikes: one flag at a time in a short row, 8 at a time in a long one (an
+            # 8-byte load of flags just written byte by byte waits for the stores: worth it only for long rows)
+            if n <= 32:
+                for j in range(n):
+                    if flags[j]:
+                        dx = j // F
+                        fired[top] = ((j - dx * F) << 32) | (oy << 16) | (ox0 + dx)
+                        top += 1
+            else:
+                for wi in range((n + 7) >> 3):
+                    if words[wi] != 0:
+                        for j in range(wi << 3, min((wi << 3) + 8, n)):
+                            if flags[j]:
+                                dx = j // F
+                                fired[top] = ((j - dx * F) << 32) | (oy << 16) | (ox0 + dx)
+                                top += 1
     if top - start > 1 and (oy1 > oy0 or ox1 > ox0):
         _sort_small(fired, start, top)
     return top
