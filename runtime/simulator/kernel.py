@@ -362,7 +362,7 @@ def _update_all(P, W, S, flags, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1,
     return top
 
 
-@jit
+@jit_inline
 def _drain(P, W, S, stack, sp, t, row, sat, counts, dec, spikes, in_ev, synops, ev_syn, out, ctr, tr, trn, fired,
            flags, budget):
     """Run the stack of pending deliveries to completion, depth-first.  Returns 0, or a negative code."""
