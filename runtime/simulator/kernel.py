@@ -5,9 +5,12 @@ weights ``W`` and states ``S`` flattened per core, biases ``B[core, feature]``. 
 stated in ``snnc.runtime.simulator``'s docstring; the reference simulator (``reference.py``) follows the same rules
 in plain Python.
 
-Memory layout (for the inner loop to run over contiguous memory): a core's states (and spike counts) are
-``[y][x][feature]`` (:func:`state_index`), its weights ``[in feature][ky][kx][out feature]``, so one event's update of
-the neurons at one output position is one run of ``out_f`` states against one run of ``out_f`` weights.
+Memory layout (for the inner loop to run over contiguous memory): a core's states (int16, and int64 spike counts)
+are ``[y][x][feature]`` (:func:`state_index`), its weights (int8) ``[in feature][ky][kx position][out feature]`` with
+the kernel columns in :func:`kx_position` order, so one event's update of the neurons of one output row is one run of
+``(ox1 - ox0 + 1) * out_f`` states against one run of weights, computed 16 lanes wide (:func:`lane`).  Every function
+is compiled without numba's runtime (nothing is allocated or returned as an array, so nothing is reference-counted);
+docs/simulator.md explains each choice.
 
 An event arriving at a core that cannot reach itself through its destinations (``P[core, CYC] == 0``: every core of
 a feed-forward network) updates all its target neurons first, then handles their spikes in ascending (feature, y, x)
