@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from .. import neuron
 from .budget import B_COUNT, B_EVENT, B_LEAK, B_LEAK_LIMIT, B_PER_EVENT, B_START, B_TOTAL, RC_LEAK, RC_RUNAWAY
@@ -288,19 +290,37 @@ def lane(v, w, threshold_low, threshold_high, saturate, return_to_zero):
     return np.int16(r if spiked else a), spiked
 
 
+def _pointer(dtype):
+    """A numba intrinsic that turns an address (an integer from ``array.ctypes.data``) into a pointer to ``dtype``."""
+    ptr = types.CPointer(dtype)
+
+    @intrinsic
+    def to_pointer(typingctx, addr):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(ptr))
+        return ptr(types.intp), codegen
+    return to_pointer
+
+
+_i16_at = _pointer(types.int16)
+_i8_at = _pointer(types.int8)
+_u8_at = _pointer(types.uint8)
+
+
 def _make_run(saturate, return_to_zero):
-    def run(S, W, flags, sb, wb, n, thl, thh):
-        """Update the ``n`` contiguous states ``S[sb:sb + n]`` with the weights ``W[wb:wb + n]``; ``flags[j]`` says
-        whether state ``sb + j`` spiked.  Returns nonzero when one did.  The indices are unsigned: numba then needs
-        no negative-index check (nor a slice, whose reference counting costs more than the loop), and with the
-        16-bit ``lane`` and 8-bit flags LLVM vectorizes the loop 16 lanes wide.  A function of its own (not inlined
-        by numba), so that LLVM vectorizes it the same way whatever the code around it."""
-        sbu = np.uint64(sb)
-        wbu = np.uint64(wb)
+    def run(s_addr, w_addr, f_addr, n, thl, thh):
+        """Update the ``n`` contiguous int16 states at address ``s_addr`` with the int8 weights at ``w_addr``; the
+        byte at ``f_addr + j`` says whether state ``j`` spiked.  Returns nonzero when one did.  A function of its own
+        (not inlined by numba), so that LLVM vectorizes it the same way whatever the code around it (16 lanes wide,
+        with the 16-bit ``lane`` and 8-bit flags); it takes addresses rather than arrays, so that the call passes 6
+        numbers instead of 3 array structures of 7 words each, and the loop needs no negative-index checks."""
+        S = _i16_at(s_addr)
+        W = _i8_at(w_addr)
+        flags = _u8_at(f_addr)
         any_spike = np.int16(0)
-        for j in range(np.uint64(n)):
-            v, spiked = lane(S[sbu + j], W[wbu + j], thl, thh, saturate, return_to_zero)
-            S[sbu + j] = v
+        for j in range(n):
+            v, spiked = lane(S[j], W[j], thl, thh, saturate, return_to_zero)
+            S[j] = v
             flags[j] = np.uint8(spiked)
             any_spike = np.int16(any_spike | np.int16(spiked))
         return any_spike
@@ -332,18 +352,21 @@ def _update_all(P, W, S, flags, fired, top, core, c, ax, ay, oy0, oy1, ox0, ox1,
     wc = P[core, W_OFF] + (c * k * k + kx_position(ax - ox0 * sx, k, sx)) * F
     start = top
     words = flags.view(np.uint64)
+    s_addr = S.ctypes.data
+    w_addr = W.ctypes.data
+    f_addr = flags.ctypes.data
     for oy in range(oy0, oy1 + 1):
-        wb = wc + (ay - oy * sy) * k * F
-        sb = P[core, S_OFF] + (oy * ow + ox0) * F
+        wb = w_addr + (wc + (ay - oy * sy) * k * F)  # (int8 weights: one byte each)
+        sb = s_addr + 2 * (P[core, S_OFF] + (oy * ow + ox0) * F)  # (int16 states)
         if sat:
             if rtz:
-                spiked = _run_sat_rtz(S, W, flags, sb, wb, n, thl, thh)
+                spiked = _run_sat_rtz(sb, wb, f_addr, n, thl, thh)
             else:
-                spiked = _run_sat_sub(S, W, flags, sb, wb, n, thl, thh)
+                spiked = _run_sat_sub(sb, wb, f_addr, n, thl, thh)
         elif rtz:
-            spiked = _run_wrap_rtz(S, W, flags, sb, wb, n, thl, thh)
+            spiked = _run_wrap_rtz(sb, wb, f_addr, n, thl, thh)
         else:
-            spiked = _run_wrap_sub(S, W, flags, sb, wb, n, thl, thh)
+            spiked = _run_wrap_sub(sb, wb, f_addr, n, thl, thh)
         if spiked:  # find the few spikes: one flag at a time in a short row, 8 at a time in a long one (an
             # 8-byte load of flags just written byte by byte waits for the stores: worth it only for long rows)
             if n <= 32:
