@@ -1,6 +1,7 @@
-"""Simulator speed: synaptic updates per second (one thread) and the ratio against sinabs' forward over T = 300
-time bins, on the NIR paper's N-MNIST CNN (the headline) and on four other networks; time against the number of
-events on the NIR CNN.
+"""Simulator speed: synaptic updates per second (one thread) and the ratio against sinabs' T = 300 forward.
+
+On the NIR paper's N-MNIST CNN (the headline) and on four other networks, against sinabs' forward over T = 300 time
+bins in the same run; and time against the number of events on the NIR CNN.
 
     NUMBA_NUM_THREADS=1 python benchmarks/bench_simulator.py [--networks nir,deep,wide,residual,mlp]
         [--digits 20] [--max-events 1000000] [--repeat 3] [--no-sinabs]
