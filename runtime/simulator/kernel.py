@@ -275,7 +275,7 @@ def lane(v, w, threshold_low, threshold_high, saturate, return_to_zero):
     """``integrate`` then ``fire`` (runtime/neuron.py) for an int16 state ``v``, an int8 weight ``w`` and int16
     thresholds, written in 32-bit integers that never overflow and cast back at each step, so that LLVM can run
     16 neurons per AVX2 instruction: the same results as the neuron functions for these ranges (the property tests
-    and tests/test_simulator_kernel_layout.py check it).  Returns ``(v, spiked)``."""
+    and tests/test_simulator_fast_paths.py check it).  Returns ``(v, spiked)``."""
     a = np.int32(np.int32(v) + np.int32(w))
     if saturate:
         a = np.int32(min(max(a, INT16_MIN), INT16_MAX))
