@@ -9,20 +9,29 @@ import numpy as np
 from ...compiler.errors import SnncError
 from ..events import load_events
 from .budget import B_EVENT, RC_LEAK, RC_RUNAWAY, check_limit, leak_work_error, new_budget, runaway_error
-from .kernel import _P, _P_FIELDS, DVS, RO, STACK_LIMIT, run_kernel
+from .kernel import (_P, _P_FIELDS, C_DROP, C_OUT, DVS, RO, STACK_LIMIT, fired_capacity, flags_capacity, kx_position,
+                     run_kernel)
 from .program import SimProgram, SimDvs, program_from_config
 from .reference import ReferenceSimulator
 from .result import SimResult, readout_model, split_outputs, trace_array
 
 
-def _smallest_int(value_range, smallest=np.int8):
-    """The smallest signed integer type, at least ``smallest``, that holds ``value_range`` (weights: int8 on Speck;
-    states: int32, roomy for the int16 state and every threshold, so no update result is ever truncated)."""
-    for t in (np.int8, np.int16, np.int32, np.int64):
-        if np.dtype(t).itemsize >= np.dtype(smallest).itemsize and np.iinfo(t).min <= value_range[0] \
-                and value_range[1] <= np.iinfo(t).max:
-            return t
-    return np.int64
+def kx_order(k: int, sx: int) -> list[int]:
+    """The kernel columns in the order the kernel stores them (``kernel.kx_position``)."""
+    order = [0] * k
+    for kx in range(k):
+        order[kx_position(kx, k, sx)] = kx
+    return order
+
+
+def check_ranges(chip) -> None:
+    """The kernel keeps states in int16 and weights in int8 and computes in 32 bits (``kernel.lane``): true of
+    every Speck target; a target with wider numbers would need a wider kernel."""
+    for what, (lo, hi), t in (("state", chip.state_range, np.int16), ("threshold", chip.threshold_range, np.int16),
+                              ("weight", chip.weight_range, np.int8)):
+        if lo < np.iinfo(t).min or hi > np.iinfo(t).max:
+            raise SnncError(f"the fast simulator keeps {what}s in {np.dtype(t).name}, but {chip.name}'s range is "
+                            f"{lo}..{hi}; use the reference simulator (--reference)")
 
 
 def on_a_loop(destinations: dict[int, list[int]]) -> set[int]:
@@ -67,6 +76,7 @@ class Simulator:
 
     def __init__(self, program: SimProgram):
         self.program = program
+        self._out_per_event = 0.25  # output rows per input event in the last run: the next run's first guess
 
     @classmethod
     def from_config(cls, config, overflow: str = "saturate", slow_clock_hz: float | None = None,
@@ -96,7 +106,8 @@ class Simulator:
     def _dvs_only(self, ev: np.ndarray) -> SimResult:
         return _dvs_only_result(self.program, ev)
 
-    def run(self, events, trace: bool = False, _trace_rows: int | None = None) -> SimResult:
+    def run(self, events, trace: bool = False, _trace_rows: int | None = None,
+            _out_rows: int | None = None) -> SimResult:
         """Simulate ``events``.  ``trace=True`` also records every delivery (one event arriving at a core) in
         processing order as ``SimResult.trace`` (:data:`TRACE_DTYPE`); the other results are the same either way."""
         prog = self.program
@@ -109,6 +120,7 @@ class Simulator:
             if trace:  # no core, no delivery
                 res.trace = trace_array(np.zeros((0, 5), np.int64))
             return res
+        check_ranges(chip)
         P = np.zeros((chip.n_cores, len(_P_FIELDS)), np.int64)
         w_parts, s_parts = [], []
         w_off = s_off = 0
@@ -118,6 +130,9 @@ class Simulator:
             c = prog.cores[ci]
             F, oh, ow = c.out_shape
             row = P[ci]
+            for what, v in (("threshold_high", c.threshold_high), ("threshold_low", c.threshold_low)):
+                if not -2 ** 15 <= v < 2 ** 15:  # (a program built by hand: configurations are checked on loading)
+                    raise SnncError(f"core {ci}: {what} = {v} is outside the int16 range the chip holds")
             vals = dict(in_c=c.in_shape[0], in_h=c.in_shape[1], in_w=c.in_shape[2], out_f=F, out_h=oh, out_w=ow,
                         k=c.kernel, sy=c.stride[0], sx=c.stride[1], py=c.padding[0], px=c.padding[1],
                         thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero), mon=int(c.monitor),
@@ -128,14 +143,14 @@ class Simulator:
                 vals[f"d{j}_layer"], vals[f"d{j}_pool"], vals[f"d{j}_shift"] = layer, pool, shift
             for k, v in vals.items():
                 row[_P[k]] = v
-            w_parts.append(c.weights.transpose(1, 2, 3, 0).ravel())  # [c][ky][kx][o]
+            w_parts.append(c.weights.transpose(1, 2, 3, 0)[:, :, kx_order(c.kernel, c.stride[1]), :].ravel())
             s_parts.append(c.v_init.transpose(1, 2, 0).ravel())  # [y][x][o] (kernel.state_index)
             B[ci, :F] = c.biases
             w_off += c.weights.size
             s_off += c.v_init.size
-        W = np.concatenate(w_parts).astype(_smallest_int(chip.weight_range))
-        S = np.concatenate(s_parts).astype(_smallest_int(chip.state_range, np.int32))
-        counts = np.zeros_like(S)
+        W = np.concatenate(w_parts).astype(np.int8)
+        S = np.concatenate(s_parts).astype(np.int16)
+        counts = np.zeros(S.shape, np.int64)
         if prog.input_source == "dvs":
             ok, f, x, y = dvs_transform(prog.dvs, ev)
             mon = ok & prog.dvs.monitor
@@ -148,13 +163,19 @@ class Simulator:
         entry = np.asarray(prog.input_cores, np.int64)
         leak_cores = np.asarray([c for c in used if prog.cores[c].leak_enable], np.int64)
         leak_hz = prog.slow_clock_hz if (prog.slow_clock_hz and len(leak_cores)) else 0.0
-        ev_syn = np.zeros((n, len(used)), np.int64)
+        ev_syn = np.empty((n, len(used)), np.int64)
+        ev_syn.fill(0)  # written here, not at its first touch inside the timed kernel (page faults: not events)
         in_ev = np.zeros(P.shape[0], np.int64)
         synops = np.zeros(P.shape[0], np.int64)
         spikes = np.zeros(P.shape[0], np.int64)
         dec = np.zeros(P.shape[0], np.int64)
-        out = np.empty((1024, 5), np.int64)
+        # output rows: room for a guess; when the run makes more, it counts them and runs again with room for all
+        out = np.empty((_out_rows if _out_rows is not None else int(self._out_per_event * n * 1.25) + 1024, 5),
+                       np.int64)
+        ctr = np.zeros(2, np.int64)
         stack = np.empty((STACK_LIMIT, 14), np.int64)
+        fired = np.empty(fired_capacity(P), np.int64)
+        flags = np.empty(flags_capacity(P), np.uint8)
         cap = (_trace_rows if _trace_rows is not None else 8 * n + 1024) if trace else 0
         tr = np.zeros((cap, 5), np.int64)
         trn = np.array([0, 0, int(bool(trace))], np.int64)
@@ -165,12 +186,13 @@ class Simulator:
         budget = new_budget(prog, n)
         kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
                entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
-               spikes.copy(), out.copy(), stack, tr[:0], np.zeros(3, np.int64), budget.copy())
+               spikes.copy(), out[:0], ctr.copy(), stack, fired, flags, tr[:0], np.zeros(3, np.int64), budget.copy())
         t0 = time.perf_counter()
-        rc, out, n_out, dropped = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry,
-                                         prog.saturate, float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn,
-                                         in_ev, synops, spikes, out, stack, tr, trn, budget)
+        rc = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry, prog.saturate,
+                    float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn, in_ev, synops, spikes, out, ctr, stack,
+                    fired, flags, tr, trn, budget)
         sim_seconds = time.perf_counter() - t0
+        n_out, dropped = int(ctr[C_OUT]), int(ctr[C_DROP])
         if rc == RC_RUNAWAY:
             i = int(budget[B_EVENT])
             raise runaway_error(prog, budget, {c: int(in_ev[c]) for c in used}, {c: int(spikes[c]) for c in used},
@@ -180,8 +202,9 @@ class Simulator:
         if rc < 0:
             raise SnncError(f"simulation: the cascade of one input event grew deeper than {STACK_LIMIT} pending "
                             "events; the configuration probably has a recurrent loop that keeps firing")
-        if trace and trn[1]:  # the trace outgrew its buffer: run again with room for every delivery
-            return self.run(events, trace=True, _trace_rows=int(trn[0]))
+        self._out_per_event = n_out / max(n, 1)
+        if (trace and trn[1]) or n_out > len(out):  # the trace or the outputs outgrew their buffers: run again
+            return self.run(events, trace=trace, _trace_rows=int(trn[0]) if trace else None, _out_rows=n_out)
         rows = out[:n_out]
         rows[rows[:, 1] == RO, 1] = chip.readout_layer
         rows[rows[:, 1] == DVS, 1] = chip.dvs_layer
