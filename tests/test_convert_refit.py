@@ -121,11 +121,11 @@ def test_pick_prefers_agreement_unless_the_lead_is_noise():
     base = [1] * 90 + [0] * 10
     a = cand("a", base, 0.80)
     b = cand("b", [1] * 89 + [0] * 11, 0.95)  # one sample behind: noise, the better-correlated one wins
-    assert _pick([a, b], 100)["name"] == "b"
+    assert _pick([a, b])["name"] == "b"
     c = cand("c", [1] * 60 + [0] * 40, 0.99)  # 30 samples behind: a real difference
-    assert _pick([a, c], 100)["name"] == "a"
+    assert _pick([a, c])["name"] == "a"
     failed = {"name": "f", "agreement": -1.0}  # a candidate that did not compile is never picked
-    assert _pick([failed, a], 100)["name"] == "a"
+    assert _pick([failed, a])["name"] == "a"
 
 
 def test_biases_flag_takes_one_way(capsys, tmp_path):

@@ -124,7 +124,6 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
     if x.ndim < 2 or len(x) == 0 or tuple(x.shape[1:]) != shape:
         raise SnncError(f"calibration data has shape {list(x.shape)}; the ANN takes [N, {', '.join(map(str, shape))}] "
                         "with N >= 1")
-    st = analyse(graph)
     n_tune = min(len(x), max(1, int(tune_samples)))
     fit_idx = np.arange(n_tune)
     check_idx = np.arange(n_tune, min(len(x), 2 * n_tune)) if len(x) > n_tune else fit_idx
@@ -139,8 +138,9 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
         acts = activations(g, x, keep)
         return SimpleNamespace(graph=g, st=s, acts=acts, pct=percentiles(acts, [q]))
 
-    _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
     ann_src = source(graph)
+    st = ann_src.st
+    _log(progress, f"convert: {len(st.weights)} weight layers, calibrating on {len(x)} samples")
     logits = ann_src.acts[act_node(st, st.logits)].reshape(len(x), -1)
     ann_pred = np.argmax(logits, axis=1)
 
@@ -222,7 +222,7 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
                            f"simulated chip ({cand['error']})")
             break
     tuned = candidates[0].get("config") is not None
-    best = _pick(candidates, len(check_idx))
+    best = _pick(candidates)
     had_bias = st.has_bias
     graph, st, acts = best["src"].graph, best["src"].st, best["src"].acts
     choice, ints, slow, sg, config = best["choice"], best["ints"], best["slow"], best["sg"], best["config"]
@@ -274,7 +274,7 @@ def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict |
     return Conversion(module, sg, record, shape, report)
 
 
-def _pick(candidates: list, n_check: int) -> dict:
+def _pick(candidates: list) -> dict:
     """The candidate whose chip agrees with the ANN most often, unless others are within the noise of that count;
     then, among those, the one whose output spike counts follow the ANN's logits most closely (then the earlier one).
 
