@@ -36,6 +36,8 @@ def rule_recurrence(graph: Graph, target, d: Diagnostics) -> None:
 def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
+        if isinstance(node, Unsupported) and node.rule == "neuron_model":
+            continue  # a framework's neuron the chip cannot be: rule_neuron_model reports it
         if isinstance(node, Unsupported):
             d.error("unsupported_layer", name, f"{node.op} cannot run on {target.name}"
                     + (f" ({node.detail})" if node.detail else ""),
@@ -56,6 +58,10 @@ def rule_neuron_model(graph: Graph, target, d: Diagnostics) -> None:
             d.error("neuron_model", name, f"LIF neurons (tau_mem {float(np.max(node.tau_mem)):g}) do not exist on "
                     f"{target.name}: its neurons are integrate-and-fire", "replace LIF by sinabs IAF/IAFSqueeze and "
                     "fine-tune, or train with `snnc train`", measured="LIF", limit="IAF")
+        elif isinstance(node, Unsupported) and node.rule == "neuron_model":
+            d.error("neuron_model", name, f"{node.op}: {node.detail}",
+                    node.hint or "use the framework's integrate-and-fire neuron (no leak, no synaptic current)",
+                    measured=node.op, limit="IAF")
         elif isinstance(node, ReLU):
             d.error("neuron_model", name, "ReLU: this is an ANN layer, not a spiking neuron",
                     "pass --convert-ann to turn each ReLU into an IAF neuron (threshold 1, subtract reset)",

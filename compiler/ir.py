@@ -455,11 +455,16 @@ class Unsupported(Node):
 
     ``shape``: its output shape when the frontend could find it out; without it the input shape passes through (so
     that a MaxPool2d, which changes the shape, does not make the *next* layer fail with a misleading message).
+    ``rule``: the rule that reports it: ``"unsupported_layer"``, or ``"neuron_model"`` for a spiking neuron of a
+    framework that the chip's integrate-and-fire neuron cannot be (``detail`` says what the chip lacks, ``hint`` the
+    fix).
     """
 
     op: str = ""
     detail: str = ""
     shape: tuple | None = None
+    rule: str = "unsupported_layer"
+    hint: str = ""
     kind = "Unsupported"
 
     def __post_init__(self):

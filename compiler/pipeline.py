@@ -150,7 +150,10 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     options = result.options = _model_options(options, graph.meta)
     result.source = dict(graph.meta)
     result.timings["load"] = time.perf_counter() - t0
-    ctx = PassContext(target=target, options=options, diags=result.diagnostics)
+    # what the frontend interpreted (a framework's reset mode, a clamped parameter, ...): one line each
+    ctx = PassContext(target=target, options=options, diags=result.diagnostics,
+                      notes=list(graph.meta.get("notes") or []))
+    result.notes = ctx.notes
 
     t1 = time.perf_counter()
     if graph.cycles():

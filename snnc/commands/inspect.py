@@ -58,6 +58,8 @@ def run(args) -> int:
     shape = parse_shape(args.input_shape) if args.input_shape else None
     graph = load_model(args.model, input_shape=shape, trust=args.trust)
     print(graph.dump())
+    for note in graph.meta.get("notes") or []:
+        print(f"note: {note}")
     meta = graph.meta
     if meta.get("sha256"):
         print(f"format {meta['format']}, sha256 {meta['sha256']}")
