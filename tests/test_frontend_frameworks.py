@@ -75,8 +75,9 @@ def _agree(fw, chip, reset):
     if reset == "subtract":
         rel = np.abs(chip - fw) / fw
         assert rel.max() <= 0.02, (fw, chip, rel)
-    else:
+    else:  # event-driven, a neuron may fire again within a step after its reset: measured 14 % more spikes
         assert np.corrcoef(fw, chip)[0, 1] >= 0.95, (fw, chip)
+        assert 0.95 <= chip.sum() / fw.sum() <= 1.25, (fw, chip)  # a subtract reset instead would give 1.32
 
 
 def _violations(result, rule="neuron_model"):
@@ -312,6 +313,7 @@ def test_a_look_alike_class_is_not_taken_for_the_framework_one():
             super().__init__()
             self.beta = torch.tensor(1.0)
             self.threshold = torch.tensor(1.0)
+            self.reset_mechanism_val = torch.tensor(0)  # what snnTorch's Leaky holds for a subtract reset
 
         def forward(self, x):
             return (x > self.threshold).float()
