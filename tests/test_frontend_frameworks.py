@@ -331,3 +331,17 @@ def test_inspect_prints_the_interpretation(tmp_path, capsys):
     assert main(["inspect", str(path), "--trust", "--input-shape", "2,34,34"]) == 0
     out = capsys.readouterr().out
     assert out.count("note: ") == 3 and "v_reset=0.0: reset to zero" in out
+
+
+def test_spikingjelly_wrappers_dropout_and_maxpool():
+    """layer.Dropout is the identity at inference; layer.MaxPool2d is max pooling (unsupported_layer, its hint);
+    layer.WSConv2d standardises its weights in the forward, so it is not read as a Conv2d."""
+    from spikingjelly.activation_based import layer, neuron
+
+    net = nn.Sequential(layer.Conv2d(2, 4, 3), neuron.IFNode(), layer.Dropout(0.5), layer.MaxPool2d(2),
+                        layer.WSConv2d(4, 4, 3), neuron.IFNode())
+    g = load_model(net, input_shape=SHAPE)
+    kinds = {n: g[n].kind for n in g.node_names()}
+    assert kinds["0"] == "Conv2d" and kinds["1"] == "IAF" and "2" not in kinds
+    assert kinds["3"] == "Unsupported" and g["3"].op == "MaxPool2d" and g["3"].rule == "unsupported_layer"
+    assert kinds["4"] == "Unsupported" and g["4"].op == "WSConv2d"
