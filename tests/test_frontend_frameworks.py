@@ -293,6 +293,33 @@ def test_rockpool_lif_neuron_with_infinite_tau_is_iaf():
     assert sum("Rockpool LIFNeuronTorch(tau_mem=inf) -> IAF" in n for n in g.meta["notes"]) == 2
 
 
+def test_rockpool_mlp_matches_rockpool(stream):
+    """Rockpool's neurons are flat ([batch, time, neurons]), so its network is an MLP on an 8x8 crop of the stream
+    (Linear 128 -> 32 -> 10); Rockpool's own forward runs each neuron layer over all time steps at once."""
+    LIFNeuronTorch, _ = _rockpool()
+    ev, _x = stream
+    ev = ev[(ev["x"] >= 13) & (ev["x"] < 21) & (ev["y"] >= 13) & (ev["y"] < 21)].copy()
+    ev["x"] -= 13
+    ev["y"] -= 13
+    x = torch.zeros(len(ev), 2, 8, 8)
+    x[torch.arange(len(ev)), torch.as_tensor(ev["p"].astype(np.int64)), torch.as_tensor(ev["y"].astype(np.int64)),
+      torch.as_tensor(ev["x"].astype(np.int64))] = 1.0
+    net = nn.Sequential(nn.Flatten(), nn.Linear(128, 32, bias=False),
+                        LIFNeuronTorch((32,), tau_mem=float("inf"), max_spikes_per_dt=1.0).to_torch(),
+                        nn.Linear(32, 10, bias=False),
+                        LIFNeuronTorch((10,), tau_mem=float("inf"), max_spikes_per_dt=1.0).to_torch())
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        net[1].weight.copy_((torch.rand(32, 128, generator=g) - 0.3) * 0.5)
+        net[3].weight.copy_((torch.rand(10, 32, generator=g) - 0.3) * 0.4)
+        hidden = net[2](net[1](net[0](x)).unsqueeze(0))[0]  # [1, T, 32] through Rockpool's time loop
+        fw = net[4](net[3](hidden).unsqueeze(0))[0].sum(0).numpy()
+    cfg = snnc.compile(net, input_shape=(2, 8, 8))
+    chip = np.bincount(snnc.simulate(cfg, ev).output_events["feature"], minlength=10)
+    assert fw.sum() > 1000 and fw.min() > 50, fw
+    assert (np.abs(chip - fw) / fw).max() <= 0.02, (fw, chip)
+
+
 def test_rockpool_refusals_name_the_layer():
     LIFNeuronTorch, LIFTorch = _rockpool()
     net = nn.Sequential(nn.Linear(20, 6, bias=False), LIFNeuronTorch((6,), tau_mem=0.02).to_torch(),
