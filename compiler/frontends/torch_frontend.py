@@ -385,7 +385,8 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
     input_shape = parse_shape(input_shape)
     if chain is not None:
         graph = _lower_chain(chain, input_shape, name or type(module).__name__, notes)
-        graph.meta["notes"] = notes
+        if notes:
+            graph.meta["notes"] = notes
         return graph
 
     graph = Graph(name or type(module).__name__)
@@ -457,7 +458,8 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                 for i, s in enumerate(srcs):
                     add(Output(_unique(graph, "output" if i == 0 else f"output_{i}")), [s])
     graph.validate()
-    graph.meta["notes"] = notes
+    if notes:
+        graph.meta["notes"] = notes
     return graph
 
 
