@@ -258,6 +258,18 @@ def test_norse_iafcell_pt_matches_norse(stream, tmp_path):
     _agree(fw, _chip_counts(path, ev, trust=True), "zero")
 
 
+def test_norse_lift_and_iaf_over_time():
+    """Norse's time-first form: Lift(torch layer) and IAF (the cell over every step) in a SequentialState."""
+    import norse.torch as norse
+
+    net = norse.SequentialState(norse.Lift(nn.Conv2d(2, 4, 3)), norse.IAF(), norse.Lift(nn.Flatten()),
+                                norse.Lift(nn.Linear(4 * 32 * 32, 10)), norse.IAF())
+    g = load_model(net, input_shape=SHAPE)
+    kinds = [g[n].kind for n in g.node_names()]
+    assert kinds == ["Input", "Conv2d", "IAF", "Flatten", "Linear", "IAF", "Output"], kinds
+    assert all(g[n].reset == "zero" for n in g.node_names() if g[n].kind == "IAF")
+
+
 def test_norse_refusals_name_the_layer():
     import norse.torch as norse
 

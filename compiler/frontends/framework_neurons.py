@@ -22,7 +22,8 @@ What maps (see ``docs/frontends.md``, section "Neurons of other frameworks"):
 * Rockpool ``LIFNeuronTorch`` with every ``tau_mem`` infinite: threshold ``threshold``, subtract reset,
   ``max_spikes_per_dt`` 1 -> one spike per step, more -> several (as sinabs' MultiSpike); no bias, no noise.
 
-Containers that call their children in order are walked as ``nn.Sequential`` (:data:`CHAIN_CONTAINERS`), and
+Containers that call their children in order are walked as ``nn.Sequential`` (:data:`CHAIN_CONTAINERS`, and Norse's
+``Lift``, which applies one module to every time step), and
 SpikingJelly's step-mode wrappers of torch layers (``layer.Conv2d``, ``layer.Linear``, ``layer.Flatten``,
 ``layer.AvgPool2d``, ``layer.BatchNorm2d``, ...) are read as the torch layer they subclass.
 """
@@ -62,9 +63,12 @@ def _is(m, prefix: str, *names: str) -> bool:
 
 
 def is_chain_container(m) -> bool:
-    """True for a framework container that calls its children in order, each on the previous one's output."""
+    """True for a framework container that calls its children in order, each on the previous one's output (Norse's
+    ``Lift`` calls its one module on every time step)."""
     import torch.nn as nn
 
+    if _is(m, NORSE_MODULE, "Lift"):
+        return list(m._modules) == ["lifted_module"]
     if not isinstance(m, nn.Sequential):
         return False
     if _is(m, NORSE_MODULE, "SequentialState") and getattr(m, "return_hidden", False):
