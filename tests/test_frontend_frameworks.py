@@ -384,3 +384,17 @@ def test_spikingjelly_wrappers_dropout_and_maxpool():
     assert kinds["0"] == "Conv2d" and kinds["1"] == "IAF" and "2" not in kinds
     assert kinds["3"] == "Unsupported" and g["3"].op == "MaxPool2d" and g["3"].rule == "unsupported_layer"
     assert kinds["4"] == "Unsupported" and g["4"].op == "WSConv2d"
+
+
+def test_state_left_from_a_run_is_noted_not_used():
+    """A model saved after a forward keeps its last membrane; the framework resets it before the next sequence, so
+    snnc starts from the reset value too and says so."""
+    import snntorch as snn
+
+    net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=1.0, threshold=10.0, init_hidden=True))
+    with torch.no_grad():
+        net(torch.ones(1, 4))
+    assert bool((net[1].mem != 0).any())
+    g = load_model(net)
+    assert g["1"].v_init is None
+    assert any("1: the stored membrane mem of the last run is not the initial state" in n for n in g.meta["notes"])
