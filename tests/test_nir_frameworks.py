@@ -1,0 +1,142 @@
+"""NIR files as each framework writes them (tests/data/frameworks, made by make_files.py there, provenance.json):
+what snnc refuses and why, and, where the chip can run them, spike counts against the framework's own forward on the
+same events (one event per time step).  Subtract reset: within 2 % of the per-class output counts; reset to zero:
+correlated >= 0.95 (a time step sums all inputs before one threshold test; the chip tests after every event)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from snnc.compiler.chip import OUTPUT
+from snnc.runtime.eventio.layout import make_events
+from snnc.runtime.simulator import Simulator
+from snnc.targets.compile import CompileOptions, run_pipeline
+from snnc.targets.config import build_config
+
+DATA = Path(__file__).parent / "data" / "frameworks"
+
+
+def samples():
+    d = np.load(DATA / "events.npz")
+    return [d[k] for k in sorted(d.files, key=lambda k: int(k[1:]))]
+
+
+def simulate_counts(model, **options) -> np.ndarray:
+    """Compile ``model`` and simulate each sample's events, one per time step; per-sample output spike counts."""
+    result = run_pipeline(str(model), CompileOptions(**options), until="quantize")
+    assert result.fits, [str(d) for d in result.diagnostics.errors]
+    (out_layer,) = [la for la in result.chip.layers if any(d.layer == OUTPUT for d in la.destinations)]
+    sim = Simulator.from_config(build_config(result))
+    rows = []
+    for ev in samples():
+        t = np.arange(len(ev), dtype=np.int64) * 1000 + 1000
+        r = sim.run(make_events(ev[:, 0], ev[:, 1], t, ev[:, 2]))
+        rows.append(r.spike_counts[out_layer.core].reshape(-1))
+    return np.array(rows)
+
+
+def relative_error(ours, theirs) -> float:
+    return float(np.abs(ours - theirs).sum() / theirs.sum())
+
+
+def as_if(src: Path, dst: Path, reset: str) -> Path:
+    """The workaround for snnTorch's export of Leaky(beta=1) (docs/frontends.md): each LIF(tau=inf, r=inf) node
+    becomes an NIR IF with r = 1 and its threshold; ``reset="zero"`` keeps v_reset = 0, ``"subtract"`` leaves
+    v_reset out (the IF of nir < 1.0.6, which subtracts the threshold)."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        for key, node in f["node/nodes"].items():
+            if node["type"][()] != b"LIF":
+                continue
+            thr = node["v_threshold"][()]
+            for k in list(node.keys()):
+                if k not in ("v_threshold", "input_type", "output_type", "metadata"):
+                    del node[k]
+            node["type"] = "IF"
+            node["r"] = np.ones_like(thr)
+            if reset == "zero":
+                node["v_reset"] = np.zeros_like(thr)
+    return dst
+
+
+def test_provenance_names_every_file():
+    prov = json.loads((DATA / "provenance.json").read_text())
+    for f in DATA.glob("*.nir"):
+        assert f.stem in prov and prov[f.stem]["versions"]["nir"], f
+
+
+# ----------------------------------------------------------------------------------------------- SpikingJelly
+def test_spikingjelly_if_is_refused_without_its_time_step():
+    result = run_pipeline(str(DATA / "spikingjelly_if.nir"), CompileOptions(), until="assign")
+    errs = result.diagnostics.errors
+    assert {d.rule for d in errs} == {"neuron_model"} and len(errs) == 3  # one per IF layer, nothing else
+    assert all("r = 10000" in d.message and "--nir-dt" in d.hint for d in errs)
+
+
+def test_spikingjelly_if_with_its_time_step_matches_spikingjelly():
+    theirs = np.load(DATA / "spikingjelly_if_counts.npy")
+    ours = simulate_counts(DATA / "spikingjelly_if.nir", nir_dt=1e-4)
+    corr = np.corrcoef(ours.reshape(-1), theirs.reshape(-1))[0, 1]
+    print(f"SpikingJelly IFNode (reset to 0): {ours.sum()} vs {theirs.sum()} spikes, correlation {corr:.3f}, "
+          f"relative error {relative_error(ours, theirs):.3f}")
+    assert corr >= 0.95
+
+
+# ------------------------------------------------------------------------------------------------ snnTorch
+def test_snntorch_leaky_beta_1_is_refused_pointing_to_nir_if():
+    result = run_pipeline(str(DATA / "snntorch_zero.nir"), CompileOptions(), until="assign")
+    errs = result.diagnostics.errors
+    assert {d.rule for d in errs} == {"neuron_model"} and len(errs) == 3
+    assert all("inf / inf" in d.message and "NIR IF" in d.hint for d in errs)
+
+
+def test_snntorch_repaired_reset_to_zero_matches_snntorch(tmp_path):
+    theirs = np.load(DATA / "snntorch_zero_counts.npy")
+    ours = simulate_counts(as_if(DATA / "snntorch_zero.nir", tmp_path / "zero.nir", "zero"))
+    corr = np.corrcoef(ours.reshape(-1), theirs.reshape(-1))[0, 1]
+    print(f"snnTorch Leaky(beta=1) reset to zero: {ours.sum()} vs {theirs.sum()} spikes, correlation {corr:.3f}")
+    assert corr >= 0.95
+
+
+def test_snntorch_repaired_subtract_reset_within_2_percent(tmp_path):
+    theirs = np.load(DATA / "snntorch_subtract_counts.npy")
+    ours = simulate_counts(as_if(DATA / "snntorch_subtract.nir", tmp_path / "sub.nir", "subtract"))
+    err = relative_error(ours, theirs)
+    print(f"snnTorch Leaky(beta=1) subtract: {ours.sum()} vs {theirs.sum()} spikes, per-class relative error "
+          f"{err:.4f}")
+    assert err <= 0.02
+
+
+# ------------------------------------------------------------------------------------------- Rockpool, Norse
+def test_rockpool_lif_is_one_neuron_model_violation_per_layer():
+    result = run_pipeline(str(DATA / "rockpool_lif.nir"), CompileOptions(), until="assign")
+    errs = result.diagnostics.errors
+    assert [d.rule for d in errs] == ["neuron_model", "neuron_model"]
+    assert all("CubaLIF" in d.message and "synaptic current" in d.message for d in errs)
+    assert any("batch axis" in n for n in result.notes)
+
+
+def test_norse_dropped_pooling_none_node_is_refused_not_passed_through():
+    """Norse's to_nir leaves None where the pooling and the flatten were (provenance.json); through the API such a
+    graph reaches snnc as it is."""
+    import nir
+
+    prov = json.loads((DATA / "provenance.json").read_text())["norse_iaf"]
+    assert prov["nodes"]["2"] is None
+    w = np.ones((4, 2, 3, 3), dtype=np.float32)
+    nodes = {"input": nir.Input(input_type={"input": np.array([2, 8, 8])}),
+             "0": nir.Conv2d(input_shape=(8, 8), weight=w, stride=1, padding=1, dilation=1, groups=1,
+                             bias=np.zeros(4, dtype=np.float32)),
+             "1": nir.IF(r=np.ones((4, 8, 8)), v_threshold=np.ones((4, 8, 8))), "2": None,
+             "output": nir.Output(output_type={"output": np.array([4, 4, 4])})}
+    graph = nir.NIRGraph.__new__(nir.NIRGraph)  # nir's constructor would reject the None the exporter left
+    graph.nodes, graph.edges = nodes, [("input", "0"), ("0", "1"), ("1", "2"), ("2", "output")]
+    graph.metadata = {}
+    result = run_pipeline(graph, CompileOptions(), until="assign")
+    (err,) = result.diagnostics.errors
+    assert err.rule == "unsupported_layer" and err.layer == "2" and "None" in err.message
