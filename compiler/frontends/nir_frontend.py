@@ -364,8 +364,19 @@ def from_nir(nir_graph, input_shape=None, name: str | None = None, dt: float | N
         if len(srcs) > 1:
             srcs = [ctx.add(Add(f"{nid}:sum"), srcs)]
         ctx.in_shape = ctx.shapes[srcs[0]]
-        ctx.feeds[nid] = ctx.add(_convert(nid, node, ctx), srcs)
-    graph.validate()
+        ir_node = _convert(nid, node, ctx)
+        try:
+            ctx.feeds[nid] = ctx.add(ir_node, srcs)
+        except SnncError as e:
+            _blame_guess(ctx, nid, e)
+            raise
+        if isinstance(ir_node, Unsupported) and ir_node.shape is None and ir_node.rule != "neuron_model":
+            ctx.guessed[nid] = f"{node.kind}: {ir_node.detail}" if ir_node.detail else node.kind
+    try:
+        graph.validate()
+    except SnncError as e:
+        _blame_guess(ctx, None, e)
+        raise
     graph.meta["notes"] = ctx.note_lines()
     return graph
 
@@ -389,6 +400,8 @@ class _Ctx:
             if found is not None:
                 self.dt, self.dt_source = found, "the file's metadata"
 
+        self.guessed: dict[str, str] = {}  # nodes whose output shape snnc could only guess (unknown types)
+
     def add(self, node, srcs):
         self.graph.add(node, srcs)
         self.shapes[node.name] = tuple(int(d) for d in node.out_shape([self.shapes[s] for s in srcs]))
@@ -401,6 +414,20 @@ class _Ctx:
 
     def note_lines(self) -> list[str]:
         return [(f"{', '.join(layers)}: " if layers else "") + text for text, layers in self._notes.items()]
+
+
+def _blame_guess(ctx, nid, err) -> None:
+    """A shape error downstream of a node whose output shape snnc had to guess: name that node instead."""
+    if not ctx.guessed:
+        return
+    g = ctx.graph.g
+    cands = list(ctx.guessed) if nid is None else [u for u in ctx.guessed if u in g and (
+        u in ctx.inputs_of.get(nid, []) or any(nx.has_path(g, u, ctx.feeds[p]) for p in ctx.inputs_of.get(nid, [])
+                                               if p in ctx.feeds))]
+    if cands:
+        u = cands[0]
+        raise SnncError(f"{u!r} is a NIR {ctx.guessed[u]}; snnc cannot run it and cannot tell its output shape "
+                        f"({err}); replace it by a layer the chip has") from None
 
 
 def _metadata_dt(meta) -> float | None:
