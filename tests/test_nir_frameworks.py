@@ -140,3 +140,38 @@ def test_norse_dropped_pooling_none_node_is_refused_not_passed_through():
     result = run_pipeline(graph, CompileOptions(), until="assign")
     (err,) = result.diagnostics.errors
     assert err.rule == "unsupported_layer" and err.layer == "2" and "None" in err.message
+
+
+# ------------------------------------------------------------------------------------------------------ Spyx
+def spyx_repaired(dst: Path, reset: str = "subtract") -> Path:
+    """The workaround for Spyx's export (docs/frontends.md): the Linear after the Flatten gets its weights in NIR's
+    (C, H, W) order, from the (H, W, C) order Spyx's channels-last flatten gave them; and since Spyx's IF subtracts
+    the threshold but nir >= 1.0.6 writes v_reset = 0, v_reset is left out (the IF of nir < 1.0.6)."""
+    shutil.copy(DATA / "spyx_if.nir", dst)
+    with h5py.File(dst, "a") as f:
+        nodes = f["node/nodes"]
+        w = nodes["layer_6/weight"][()]
+        del nodes["layer_6/weight"]
+        nodes["layer_6/weight"] = w.reshape(10, 9, 9, 16).transpose(0, 3, 1, 2).reshape(10, -1)
+        for key, node in nodes.items():
+            if node["type"][()] == b"IF" and reset == "subtract":
+                del node["v_reset"]
+    return dst
+
+
+def test_spyx_file_as_written_computes_something_else():
+    """Spyx writes the Linear's weights in (H, W, C) order under a (C, H, W) Flatten, and v_reset = 0 for its
+    subtracting IF: the file compiles (snnc cannot see either), but it is not the network Spyx ran."""
+    theirs = np.load(DATA / "spyx_if_counts.npy")
+    ours = simulate_counts(DATA / "spyx_if.nir")
+    print(f"Spyx as written: {ours.sum()} vs {theirs.sum()} spikes, relative error "
+          f"{relative_error(ours, theirs):.3f}")
+    assert relative_error(ours, theirs) > 0.1
+
+
+def test_spyx_repaired_within_2_percent(tmp_path):
+    theirs = np.load(DATA / "spyx_if_counts.npy")
+    ours = simulate_counts(spyx_repaired(tmp_path / "spyx.nir"))
+    err = relative_error(ours, theirs)
+    print(f"Spyx IF (subtract), repaired: {ours.sum()} vs {theirs.sum()} spikes, per-class relative error {err:.4f}")
+    assert err <= 0.02
