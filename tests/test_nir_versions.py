@@ -241,3 +241,32 @@ def test_newest_nir_reads_the_same(tmp_path_factory):
     tail = run.stdout[-3000:]
     assert run.returncode == 0, tail
     assert " passed" in tail and " failed" not in tail
+
+
+def test_threshold_test_v_greater_than_is_exact_for_integer_models(tmp_path):
+    """NIR: z = 1 when v > v_threshold.  Integer weights, threshold 2, reset to zero: two input events of weight 1
+    reach v = 2 (no spike in NIR), the third fires.  The chip fires at v >= threshold, so snnc uses 3."""
+    import nir
+
+    from snnc.runtime.eventio.layout import make_events
+    from snnc.runtime.simulator import Simulator
+    from snnc.targets.compile import compile_model
+
+    o = np.ones(1, np.float32)
+    conv = nir.Conv2d(input_shape=(1, 1), weight=np.ones((1, 1, 1, 1), np.float32), stride=1, padding=0, dilation=1,
+                      groups=1, bias=np.zeros(1, np.float32))
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 1, 1])}), "c": conv,
+             "n": nir.IF(r=o.reshape(1, 1, 1), v_threshold=2 * o.reshape(1, 1, 1)),
+             "output": nir.Output(output_type={"output": np.array([1, 1, 1])})}
+    g = nir_graph(nodes, [("input", "c"), ("c", "n"), ("n", "output")])
+    g.nodes["n"].v_reset = np.zeros((1, 1, 1), np.float32)  # reset to zero, whichever nir is installed
+    ir = load_model(g)
+    assert float(ir["n"].threshold.max()) == 3.0 and any("v_threshold + 1" in n for n in ir.meta["notes"])
+    cfg = compile_model(g, CompileOptions())
+    counts = Simulator.from_config(cfg).run(make_events([0] * 6, [0] * 6, np.arange(1, 7) * 1000, [0] * 6))
+    core = next(iter(counts.spike_counts))
+    assert int(counts.spike_counts[core].sum()) == 2  # events 3 and 6, as NIR's v > 2 with reset to 0
+    # float weights: the threshold is kept, and the difference stated
+    g.nodes["c"].weight = np.full((1, 1, 1, 1), 0.7, np.float32)
+    ir = load_model(g)
+    assert float(ir["n"].threshold.max()) == 2.0 and any("v >= threshold" in n for n in ir.meta["notes"])

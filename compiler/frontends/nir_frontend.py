@@ -453,7 +453,8 @@ def _cyclic(ctx, order) -> None:
         if node.kind == "Input":
             g.add(Input(nid, shape=_input_shape(nid, node, ctx)))
             continue
-        ctx.in_shape = _declared_shape(node, "input", "input_type") or ()
+        ctx.in_shape = (_declared_shape(node, "input", "input_type")
+                        or tuple(np.shape(node.get("v_threshold", node.get("r", ())))))
         try:
             ir_node = _convert(nid, node, ctx, fold=False)
         except (SnncError, ValueError, TypeError, IndexError, KeyError, AttributeError):
@@ -604,7 +605,28 @@ def _if(nid, node, ctx):
     refused = _gain(nid, node, ctx, "IF", _a(node.get("r", 1.0), f"{nid}.r"), "r")
     if refused is not None:
         return refused
-    return IAF(nid, threshold=thr, threshold_low=None, reset=reset, spike_mode="single")
+    return IAF(nid, threshold=_exact_gt(nid, thr, reset, ctx), threshold_low=None, reset=reset, spike_mode="single")
+
+
+def _exact_gt(nid, thr, reset, ctx):
+    """NIR fires when v > v_threshold, the chip when v >= threshold.  Where v can only take integer values (integer
+    weights and bias into the layer, integer thresholds) and the reset is to zero, ``v > t`` is ``v >= t + 1``
+    exactly; with a subtract reset the chip would then subtract t + 1, so there it stays a note."""
+    preds = ctx.inputs_of.get(nid, [])
+    if reset != "zero" or len(preds) != 1 or preds[0] not in ctx.feeds or not getattr(ctx, "fold", True):
+        return thr
+    prod = ctx.graph[ctx.feeds[preds[0]]]
+    if not isinstance(prod, (Conv2d, Linear)) or not _integers(thr) or not _integers(prod.weight) or (
+            prod.bias is not None and not _integers(prod.bias)):
+        return thr
+    ctx.note(nid, "integer weights and thresholds with reset to zero: NIR's v > v_threshold is v >= v_threshold + 1 "
+             "exactly, so the chip's threshold is v_threshold + 1")
+    return thr + 1
+
+
+def _integers(a) -> bool:
+    a = np.asarray(a)
+    return bool(a.size) and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.round(a)))
 
 
 def _lif(nid, node, ctx):
@@ -627,7 +649,8 @@ def _lif(nid, node, ctx):
         if refused is not None:
             return refused
         ctx.note(nid, "LIF with tau = inf has no leak: read as IF")
-        return IAF(nid, threshold=thr, threshold_low=None, reset=reset, spike_mode="single")
+        return IAF(nid, threshold=_exact_gt(nid, thr, reset, ctx), threshold_low=None, reset=reset,
+                   spike_mode="single")
     return LIF(nid, tau_mem=tau, threshold=_neuron_array(node.get("v_threshold"), ctx.in_shape, "v_threshold", nid),
                threshold_low=None, reset="subtract", spike_mode="single", dt=ctx.dt)
 
