@@ -1,11 +1,16 @@
 """NIR files as each framework writes them (tests/data/frameworks, made by make_files.py there, provenance.json):
 what snnc refuses and why, and, where the chip can run them, spike counts against the framework's own forward on the
-same events (one event per time step).  Subtract reset: within 2 % of the per-class output counts; reset to zero:
+same events (one event per time step).  snnTorch and SpikingJelly also run live: their exporters need nir >= 1.0.6
+(the README's environment has 1.0.4, pinned by sinabs), so they are installed with nir 1.0.8 into a folder put on
+PYTHONPATH for a subprocess that runs make_files.py; its files and counts are tested like the committed ones.  Subtract reset: within 2 % of the per-class output counts; reset to zero:
 correlated >= 0.95 (a time step sums all inputs before one threshold test; the chip tests after every event)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -19,6 +24,34 @@ from snnc.targets.compile import CompileOptions, run_pipeline
 from snnc.targets.config import build_config
 
 DATA = Path(__file__).parent / "data" / "frameworks"
+#: what the live exports need beside the README's environment (torch and numpy come from it)
+LIVE_PACKAGES = ["nir==1.0.8", "nirtorch==2.6", "snntorch==1.0.0", "spikingjelly==2.0.0", "loguru==0.7.3"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Path:
+    """snnTorch and SpikingJelly, installed now, build, run and export the CNN (make_files.py --out)."""
+    target, out = tmp_path_factory.mktemp("fw_packages"), tmp_path_factory.mktemp("fw_live")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                          *LIVE_PACKAGES], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, str(DATA / "make_files.py"), "snntorch", "spikingjelly", "--out", str(out)],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(params=["committed", "live"])
+def files(request) -> Path:
+    return DATA if request.param == "committed" else request.getfixturevalue("live")
+
+
+def test_live_exports_reproduce_the_committed_files(live):
+    prov = json.loads((live / "provenance.json").read_text())
+    assert prov["snntorch_zero"]["versions"]["snntorch"] == "1.0.0"
+    for name in ("snntorch_zero", "snntorch_subtract", "spikingjelly_if"):
+        np.testing.assert_array_equal(np.load(live / f"{name}_counts.npy"), np.load(DATA / f"{name}_counts.npy"))
 
 
 def samples():
@@ -71,16 +104,16 @@ def test_provenance_names_every_file():
 
 
 # ----------------------------------------------------------------------------------------------- SpikingJelly
-def test_spikingjelly_if_is_refused_without_its_time_step():
-    result = run_pipeline(str(DATA / "spikingjelly_if.nir"), CompileOptions(), until="assign")
+def test_spikingjelly_if_is_refused_without_its_time_step(files):
+    result = run_pipeline(str(files / "spikingjelly_if.nir"), CompileOptions(), until="assign")
     errs = result.diagnostics.errors
     assert {d.rule for d in errs} == {"neuron_model"} and len(errs) == 3  # one per IF layer, nothing else
     assert all("r = 10000" in d.message and "--nir-dt" in d.hint for d in errs)
 
 
-def test_spikingjelly_if_with_its_time_step_matches_spikingjelly():
-    theirs = np.load(DATA / "spikingjelly_if_counts.npy")
-    ours = simulate_counts(DATA / "spikingjelly_if.nir", nir_dt=1e-4)
+def test_spikingjelly_if_with_its_time_step_matches_spikingjelly(files):
+    theirs = np.load(files / "spikingjelly_if_counts.npy")
+    ours = simulate_counts(files / "spikingjelly_if.nir", nir_dt=1e-4)
     corr = np.corrcoef(ours.reshape(-1), theirs.reshape(-1))[0, 1]
     print(f"SpikingJelly IFNode (reset to 0): {ours.sum()} vs {theirs.sum()} spikes, correlation {corr:.3f}, "
           f"relative error {relative_error(ours, theirs):.3f}")
@@ -88,24 +121,24 @@ def test_spikingjelly_if_with_its_time_step_matches_spikingjelly():
 
 
 # ------------------------------------------------------------------------------------------------ snnTorch
-def test_snntorch_leaky_beta_1_is_refused_pointing_to_nir_if():
-    result = run_pipeline(str(DATA / "snntorch_zero.nir"), CompileOptions(), until="assign")
+def test_snntorch_leaky_beta_1_is_refused_pointing_to_nir_if(files):
+    result = run_pipeline(str(files / "snntorch_zero.nir"), CompileOptions(), until="assign")
     errs = result.diagnostics.errors
     assert {d.rule for d in errs} == {"neuron_model"} and len(errs) == 3
     assert all("inf / inf" in d.message and "NIR IF" in d.hint for d in errs)
 
 
-def test_snntorch_repaired_reset_to_zero_matches_snntorch(tmp_path):
-    theirs = np.load(DATA / "snntorch_zero_counts.npy")
-    ours = simulate_counts(as_if(DATA / "snntorch_zero.nir", tmp_path / "zero.nir", "zero"))
+def test_snntorch_repaired_reset_to_zero_matches_snntorch(tmp_path, files):
+    theirs = np.load(files / "snntorch_zero_counts.npy")
+    ours = simulate_counts(as_if(files / "snntorch_zero.nir", tmp_path / "zero.nir", "zero"))
     corr = np.corrcoef(ours.reshape(-1), theirs.reshape(-1))[0, 1]
     print(f"snnTorch Leaky(beta=1) reset to zero: {ours.sum()} vs {theirs.sum()} spikes, correlation {corr:.3f}")
     assert corr >= 0.95
 
 
-def test_snntorch_repaired_subtract_reset_within_2_percent(tmp_path):
-    theirs = np.load(DATA / "snntorch_subtract_counts.npy")
-    ours = simulate_counts(as_if(DATA / "snntorch_subtract.nir", tmp_path / "sub.nir", "subtract"))
+def test_snntorch_repaired_subtract_reset_within_2_percent(tmp_path, files):
+    theirs = np.load(files / "snntorch_subtract_counts.npy")
+    ours = simulate_counts(as_if(files / "snntorch_subtract.nir", tmp_path / "sub.nir", "subtract"))
     err = relative_error(ours, theirs)
     print(f"snnTorch Leaky(beta=1) subtract: {ours.sum()} vs {theirs.sum()} spikes, per-class relative error "
           f"{err:.4f}")

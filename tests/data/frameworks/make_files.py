@@ -11,7 +11,8 @@ per-class output spike counts are saved beside the file (``<name>_counts.npy``).
     /tmp/fwenv/bin/pip install --no-deps spikingjelly==2.0.0
     /tmp/fwenv/bin/python tests/data/frameworks/make_files.py snntorch spikingjelly norse rockpool
 
-The versions actually used are written to ``provenance.json``.
+The versions actually used are written to ``provenance.json``.  ``--out DIR`` writes the files there instead
+(tests/test_nir_frameworks.py runs snnTorch and SpikingJelly so, live, under nir 1.0.8).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import torch
 import torch.nn as nn
 
 HERE = Path(__file__).resolve().parent
+OUT = HERE  # where the files go (--out)
 SHAPE = (2, 34, 34)
 N_SAMPLES, N_EVENTS = 6, 300
 
@@ -115,8 +117,8 @@ def make_snntorch(samples):
                 t = getattr(node, k, None)
                 if isinstance(t, dict) and any(v is None for v in t.values()):
                     setattr(node, k, {kk: (np.array([]) if v is None else v) for kk, v in t.items()})
-        nir.write(str(HERE / f"snntorch_{mode}.nir"), graph)
-        np.save(HERE / f"snntorch_{mode}_counts.npy", counts)
+        nir.write(str(OUT / f"snntorch_{mode}.nir"), graph)
+        np.save(OUT / f"snntorch_{mode}_counts.npy", counts)
         out[f"snntorch_{mode}"] = {"spikes": int(counts.sum()),
                                    "how": f"snn.Leaky(beta=1.0, init_hidden=True, reset_mechanism={mode!r}); "
                                           "snntorch.export_nir.export_to_nir's steps without its final "
@@ -135,8 +137,8 @@ def make_spikingjelly(samples):
                         neuron.IFNode(v_threshold=1.0, v_reset=0.0), nn.Flatten(), fc,
                         neuron.IFNode(v_threshold=1.0, v_reset=0.0))
     counts = run_stepped(net, lambda: functional.reset_net(net), samples)
-    export_to_nir(net, torch.zeros((1,) + SHAPE), save_path=str(HERE / "spikingjelly_if.nir"), dt=1e-4)
-    np.save(HERE / "spikingjelly_if_counts.npy", counts)
+    export_to_nir(net, torch.zeros((1,) + SHAPE), save_path=str(OUT / "spikingjelly_if.nir"), dt=1e-4)
+    np.save(OUT / "spikingjelly_if_counts.npy", counts)
     return {"spikingjelly_if": {"spikes": int(counts.sum()),
                                 "how": "neuron.IFNode(v_threshold=1.0, v_reset=0.0) (hard reset, its default); "
                                        "nir_exchange.export_to_nir(net, torch.zeros(1, 2, 34, 34), save_path, "
@@ -162,11 +164,11 @@ def make_norse(samples):
     graph = to_nir(net, torch.zeros((1,) + SHAPE))
     kinds = {k: (type(v).__name__ if v is not None else None) for k, v in graph.nodes.items()}
     try:
-        nir.write(str(HERE / "norse_iaf.nir"), graph)
+        nir.write(str(OUT / "norse_iaf.nir"), graph)
         wrote = "written"
     except Exception as e:  # the pooling and the flatten come out as None nodes, which nir.write cannot store
         wrote = f"nir.write fails: {type(e).__name__}: {e}"
-        (HERE / "norse_iaf.nir").unlink(missing_ok=True)
+        (OUT / "norse_iaf.nir").unlink(missing_ok=True)
     return {"norse_iaf": {"spikes": int(counts.sum()), "nodes": kinds, "file": wrote,
                           "how": "norse.SequentialState(..., IAFCell(IAFParameters(v_th=1, v_reset=0)), ...); "
                                  "norse.torch.utils.export_nir.to_nir(net, torch.zeros(1, 2, 34, 34)); nir.write"}}
@@ -181,7 +183,7 @@ def make_rockpool(samples):
     net = Sequential(LinearTorch((64, 32), has_bias=False), LIFTorch(32), LinearTorch((32, 10), has_bias=False),
                      LIFTorch(10))
     graph = to_nir(net)
-    nir.write(str(HERE / "rockpool_lif.nir"), graph)
+    nir.write(str(OUT / "rockpool_lif.nir"), graph)
     return {"rockpool_lif": {"how": "Sequential(LinearTorch((64, 32)), LIFTorch(32), LinearTorch((32, 10)), "
                                     "LIFTorch(10)); rockpool.nn.modules.torch.nir.to_nir(net); nir.write "
                                     "(Rockpool has no convolution that exports to NIR)"}}
@@ -189,7 +191,7 @@ def make_rockpool(samples):
 
 def main(which):
     samples = events()
-    prov_path = HERE / "provenance.json"
+    prov_path = OUT / "provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
     for name in which:
         files = {"snntorch": make_snntorch, "spikingjelly": make_spikingjelly, "norse": make_norse,
@@ -203,4 +205,9 @@ def main(which):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if "--out" in args:
+        i = args.index("--out")
+        OUT = Path(args[i + 1])
+        del args[i:i + 2]
+    main(args)
