@@ -119,6 +119,8 @@ def read_nir(path) -> NirModel:
                         "nir.write(path, graph)") from None
     try:
         model = _model_from_dict(data, version)
+    except SnncError as e:
+        raise SnncError(f"{path}: {e}") from None
     except _NotNir as e:
         raise SnncError(f"{path}: is not a readable NIR file ({e}; {_versions(version)}); write it with "
                         "nir.write(path, graph)") from None
