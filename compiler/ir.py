@@ -455,16 +455,16 @@ class Unsupported(Node):
 
     ``shape``: its output shape when the frontend could find it out; without it the input shape passes through (so
     that a MaxPool2d, which changes the shape, does not make the *next* layer fail with a misleading message).
-    ``rule``: the rule that reports it: ``"unsupported_layer"``, or ``"neuron_model"`` for a spiking neuron of a
-    framework that the chip's integrate-and-fire neuron cannot be (``detail`` says what the chip lacks, ``hint`` the
-    fix).
     """
 
     op: str = ""
     detail: str = ""
     shape: tuple | None = None
+    #: the rule that reports it: ``unsupported_layer`` (a layer kind the chip lacks) or ``neuron_model`` (a neuron
+    #: whose dynamics the chip's cannot reproduce; then ``hint`` and ``measured`` say what to change)
     rule: str = "unsupported_layer"
     hint: str = ""
+    measured: object = None
     kind = "Unsupported"
 
     def __post_init__(self):
