@@ -196,7 +196,7 @@ def load_model_config(model_or_config: str | Path, target: str = "speck2f") -> d
 
         return load_config(p)
     from snnc.compiler.frontends.loader import load_model
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     return compile_model(load_model(p), CompileOptions(target=target))
 

@@ -322,3 +322,22 @@ def format_table(nb: dict) -> str:
     for r in rows:
         lines.append("  " + "  ".join(v.rjust(w[j]) for j, v in enumerate(r)))
     return "\n".join(lines)
+
+
+def frames_to_events(frames, dt_us: int = DEFAULT_DT_US, what: str = "frames") -> np.ndarray:
+    """One sample's frames ``[T, C, H, W]`` of whole event counts -> events: ``n`` events at (c, y, x) in step ``s``
+    become ``n`` events at ``t = s * dt_us`` with ``p = c``, in (step, channel, y, x) order (events of one time are
+    processed in that order), so that the metrics' bins are the frames' steps."""
+    from .events import make_events
+
+    a = np.asarray(frames)
+    if a.ndim != 4:
+        raise SnncError(f"{what}: expected one sample's frames [T, C, H, W], got shape {list(a.shape)}")
+    if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
+        raise SnncError(f"{what}: frames must hold whole event counts >= 0 (events per step and pixel); bin the "
+                        "events into counts, or pass event arrays")
+    n = a.astype(np.int64)
+    s, c, y, x = np.nonzero(n)
+    rep = n[s, c, y, x]
+    s, c, y, x = (np.repeat(v, rep) for v in (s, c, y, x))
+    return make_events(x, y, s * int(dt_us), c)
