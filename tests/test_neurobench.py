@@ -334,3 +334,27 @@ def test_neurobench_hook_metrics_are_refused_on_the_chip(nir_cnn_config):
 
     with pytest.raises(SnncError, match="snnc.neurobench"):
         Benchmark(SpeckModel(nir_cnn_config), None, [], [], [[], [SynapticOperations]])
+
+
+def test_evaluate_training_config_neurobench(tmp_path, nir_cnn_config, capsys):
+    """--config CONFIG.toml: the bins cover the encoding window (10 steps of 30 ms: 300 bins of 1 ms)."""
+    import importlib.util
+
+    from snnc.runtime.training.data import load_mnist
+
+    spec = importlib.util.spec_from_file_location("encode_mnist", ROOT / "examples" / "encode_mnist.py")
+    enc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(enc)
+    images, labels = load_mnist(ROOT / "examples" / "data" / "mnist")
+    enc.write_dataset(tmp_path / "d", images, labels, 0, 4, "saccade", "npy")
+    toml = (ROOT / "examples" / "nmnist_like_speck.toml").read_text()
+    toml = toml.replace('path = "nmnist_like"', f'path = "{(tmp_path / "d").as_posix()}"')
+    toml = toml.replace("train = [0, 999]", "train = [0, 1]").replace("eval = [1000, 1199]", "eval = [2, 3]")
+    (tmp_path / "t.toml").write_text(toml)
+    capsys.readouterr()
+    assert main(["evaluate", str(nir_cnn_config), "--config", str(tmp_path / "t.toml"), "--neurobench",
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    nb = res["neurobench"]
+    assert nb["ClassificationAccuracy"] == res["chip_accuracy"] and nb["samples"] == 2
+    assert nb["bins_per_sample"] == 300 and nb["SynapticOperations"]["Effective_ACs"] > 0
