@@ -120,12 +120,12 @@ def test_spikes_count_once_per_neuron_and_bin():
     m.append(sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0))
     m.input_shape = (1, 2, 2)
     cfg = snnc.compile(m, target="speck2f")
-    ev = make_events([0, 0, 0, 1], [0, 0, 0, 0], [0, 5, 999, 1000], [0, 0, 0, 0])
+    ev = make_events([0, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 5, 999, 1000, 1000], [0, 0, 0, 0, 0])
     res, s = _run(cfg, ev)
-    c = s["cores"][0]
-    assert c["spikes"] == 4 and c["active"] == 2 and c["updated"] == 2 and s["bins"] == 2
+    c = s["cores"][0]  # neuron (0, 0) active in bins 0 and 1, neuron (0, 1) in bin 1
+    assert c["spikes"] == 5 and c["active"] == 3 and c["updated"] == 3 and s["bins"] == 2
     nb = nm.summarize(nm.static_metrics(program_from_config(cfg)), [s], 1000)
-    assert nb["ActivationSparsity"] == pytest.approx(1 - 2 / 8)
+    assert nb["ActivationSparsity"] == pytest.approx(1 - 3 / 8)
 
 
 def test_bad_dt_is_one_clear_error():
@@ -358,3 +358,19 @@ def test_evaluate_training_config_neurobench(tmp_path, nir_cnn_config, capsys):
     nb = res["neurobench"]
     assert nb["ClassificationAccuracy"] == res["chip_accuracy"] and nb["samples"] == 2
     assert nb["bins_per_sample"] == 300 and nb["SynapticOperations"]["Effective_ACs"] > 0
+
+
+def test_leak_ticks_update_every_neuron_of_their_bins():
+    """A leaking core at a 1 kHz slow clock: ticks at 1000, 2000, 3000 us (none after the last event, at 3500 us)
+    write every neuron of the core in bins 1, 2 and 3; bin 0 counts the neurons its events reached."""
+    from snnc.runtime.simulator import Simulator as Sim
+
+    prog = program_from_config(_one_core())
+    prog.cores[0].leak_enable = True
+    prog.slow_clock_hz = 1000.0
+    sim = Sim(prog)
+    ev = sim.prepare_events(make_events([0, 3], [0, 3], [10, 3500], [0, 0]))
+    res = sim.run(ev, spikes=True)
+    s = nm.sample_counts(prog, ev, res, 1000)
+    F, H, W = prog.cores[0].out_shape
+    assert s["bins"] == 4 and s["cores"][0]["updated"] == F * 4 + 3 * F * H * W
