@@ -374,3 +374,43 @@ def test_leak_ticks_update_every_neuron_of_their_bins():
     s = nm.sample_counts(prog, ev, res, 1000)
     F, H, W = prog.cores[0].out_shape
     assert s["bins"] == 4 and s["cores"][0]["updated"] == F * 4 + 3 * F * H * W
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25)
+@given(k=st.integers(1, 4), stride=st.sampled_from([1, 2, 4]), pad=st.integers(0, 2), size=st.integers(4, 9),
+       n=st.integers(0, 40), dt=st.sampled_from([1, 7, 100, 1000]), seed=st.integers(0, 2 ** 16))
+def test_binned_counts_equal_a_plain_count(k, stride, pad, size, n, dt, seed):
+    """The membrane updates and activations of random events on one core, counted neuron by neuron in plain
+    Python from the events and the spike log, equal the vectorized counts."""
+    from hypothesis import assume
+
+    import sinabs.layers as sl
+
+    pad = min(pad, k - 1)
+    assume((size + 2 * pad - k) // stride + 1 >= 1)
+    m = nn.Sequential(nn.Conv2d(2, 3, k, stride=stride, padding=pad, bias=False))
+    with torch.no_grad():
+        m[0].weight.copy_(torch.linspace(-0.5, 1.0, m[0].weight.numel()).reshape(m[0].weight.shape))
+    m.append(sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0))
+    m.input_shape = (2, size, size)
+    cfg = snnc.compile(m, target="speck2f")
+    prog = program_from_config(cfg)
+    rng = np.random.default_rng(seed)
+    ev = make_events(rng.integers(0, size, n), rng.integers(0, size, n), np.sort(rng.integers(0, 3000, n)),
+                     rng.integers(0, 2, n))
+    res, s = _run(cfg, ev, dt)
+    core = prog.cores[0]
+    F, OH, OW = core.out_shape
+    touched = set()
+    for e in Simulator.from_config(cfg).prepare_events(ev):
+        for oy in range(OH):
+            for ox in range(OW):
+                if 0 <= int(e["y"]) + pad - oy * stride < k and 0 <= int(e["x"]) + pad - ox * stride < k:
+                    touched |= {(int(e["t"]) // dt, f, oy, ox) for f in range(F)}
+    active = {(int(r["t"]) // dt, int(r["feature"]), int(r["y"]), int(r["x"])) for r in res.spike_log}
+    c = s["cores"][0]
+    assert c["updated"] == len(touched) and c["active"] == len(active) and c["synops"] == res.synops_per_core[0]
+    assert s["bins"] == (int(ev["t"].max()) // dt + 1 if n else 1)
