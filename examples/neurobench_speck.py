@@ -34,7 +34,8 @@ def frames(first: int, count: int, dt_us: int, steps: int):
     for i in range(first, first + count):
         ev = saccade_events(images[i] / 255.0, out_shape=(34, 34), rng=np.random.default_rng(i))
         x.append(events_to_frames(ev[ev["t"] < steps * dt_us], (2, 34, 34), steps, steps * dt_us))
-    return torch.from_numpy(np.stack(x).astype(np.float32)), torch.from_numpy(labels[first:first + count].astype(np.int64))
+    y = labels[first:first + count].astype(np.int64)
+    return torch.from_numpy(np.stack(x).astype(np.float32)), torch.from_numpy(y)
 
 
 def main() -> None:
