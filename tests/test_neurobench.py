@@ -414,3 +414,14 @@ def test_binned_counts_equal_a_plain_count(k, stride, pad, size, n, dt, seed):
     c = s["cores"][0]
     assert c["updated"] == len(touched) and c["active"] == len(active) and c["synops"] == res.synops_per_core[0]
     assert s["bins"] == (int(ev["t"].max()) // dt + 1 if n else 1)
+
+
+def test_evaluate_a_model_file_with_neurobench(event_folder, nir_paper_cnn, nir_cnn_config, capsys):
+    """A model file is compiled with default options (the same configuration as `snnc compile`): the same figures."""
+    args = ["--dataset", str(event_folder), "--neurobench", "--json", "--workers", "1"]
+    assert main(["evaluate", str(nir_paper_cnn)] + args) == 0
+    from_model = json.loads(capsys.readouterr().out)["neurobench"]
+    assert main(["evaluate", str(nir_cnn_config)] + args) == 0
+    from_config = json.loads(capsys.readouterr().out)["neurobench"]
+    assert from_model["SynapticOperations"] == from_config["SynapticOperations"]
+    assert from_model["Footprint"] == from_config["Footprint"]
