@@ -425,3 +425,20 @@ def test_evaluate_a_model_file_with_neurobench(event_folder, nir_paper_cnn, nir_
     from_config = json.loads(capsys.readouterr().out)["neurobench"]
     assert from_model["SynapticOperations"] == from_config["SynapticOperations"]
     assert from_model["Footprint"] == from_config["Footprint"]
+
+
+def test_neurobench_own_static_metrics_see_the_deployed_integers(nir_cnn_config):
+    """SpeckModel.__net__() holds the deployed layers: NeuroBench's own ParameterCount and ConnectionSparsity (4
+    decimals) equal snnc's, and its Footprint is their float count (4 bytes each)."""
+    from neurobench.benchmarks import Benchmark
+    from neurobench.metrics.static import ConnectionSparsity, Footprint, ParameterCount
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from snnc.neurobench import SpeckModel
+
+    model = SpeckModel(nir_cnn_config)
+    loader = DataLoader(TensorDataset(torch.zeros(1, 2, 2, 34, 34), torch.zeros(1, dtype=torch.int64)))
+    res = Benchmark(model, loader, [], [], [[Footprint, ConnectionSparsity, ParameterCount], []]).run(quiet=True)
+    assert res["ParameterCount"] == model.static["ParameterCount"]
+    assert res["ConnectionSparsity"] == round(model.static["ConnectionSparsity"], 4)
+    assert res["Footprint"] == 4 * model.static["ParameterCount"]
