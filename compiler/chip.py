@@ -60,6 +60,9 @@ class ChipLayer:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     core: int | None = None
+    # a slice of a layer split over several cores (``passes/split.py``): the user's layer and its output channels
+    split_of: str | None = None
+    channels: tuple[int, int] | None = None  # [lo, hi) of the user's layer's output channels
     # filled by quantization
     scale: float | None = None
     quantized: bool = False

@@ -23,15 +23,17 @@ from .passes.chip_passes import CHIP_PASSES
 from .passes.dvs_passes import DVS_PASSES
 from .passes.graph_passes import GRAPH_PASSES
 from .passes.group import group_chip_layers
+from .passes.split import explain_refusals, split_layers, split_notes
 from .sanity import check_values
 
 ALL_GRAPH_PASSES = {**GRAPH_PASSES, **DVS_PASSES}
+ALL_CHIP_PASSES = {**CHIP_PASSES, "split_layers": split_layers}
 
 PIPELINES = {
     "speck": {
         "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools",
                   "avgpool_to_sumpool", "lower_linear", "merge_pools", "absorb_dvs_pooling"],
-        "chip": ["strip_biases", "clip_weights"],
+        "chip": ["strip_biases", "clip_weights", "split_layers"],
     },
 }
 
@@ -56,6 +58,7 @@ class CompileOptions:
     readout: bool = False  # --readout
     decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
     trust: bool = False  # --trust
+    split: bool = True  # --no-split: a layer too big for every core stays a memory violation
 
 
 @dataclass
@@ -101,14 +104,32 @@ class CompileResult:
         out = []
         for layer in self.chip.layers:
             row = memory_row(layer)
-            row["destinations"] = [{"layer": d.layer, "pooling": d.pooling} for d in layer.destinations]
+            row["destinations"] = [{"layer": d.layer, "pooling": d.pooling}
+                                   | ({"feature_shift": d.feature_shift} if d.feature_shift else {})
+                                   for d in layer.destinations]
+            if layer.split_of is not None:  # a slice of a layer split over several cores
+                row["split_of"] = layer.split_of
+                row["channels"] = list(layer.channels)
             out.append(row)
         return out
+
+    def split_json(self) -> dict:
+        """{user's layer: {"cores": [...], "channels": [[lo, hi], ...], "layers": [chip layer names], "why": ...}}
+        for every layer split over several cores."""
+        from .passes.split import groups
+
+        info = self.chip.meta.get("split") or {}
+        return {name: {"cores": [self.chip.layers[i].core for i in idx],
+                       "channels": [list(self.chip.layers[i].channels) for i in idx],
+                       "layers": [self.chip.layers[i].name for i in idx],
+                       "why": info.get(name, {}).get("why")}
+                for name, idx in groups(self.chip).items()}
 
     def report_json(self) -> dict:
         """The ``snnc check --json`` object."""
         return _jsonable({
             "target": self.target.name, "fits": self.fits, "layers": self.layers_json(),
+            **({"split": self.split_json()} if self.chip is not None and self.chip.meta.get("split") else {}),
             "violations": [d.to_json() for d in self.diagnostics.errors],
             "warnings": [d.to_json() for d in self.diagnostics.warnings],
         })
@@ -172,8 +193,9 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     chip = group_chip_layers(graph, ctx)
     rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
     for name in stages["chip"]:
-        chip = CHIP_PASSES[name](chip, ctx)
+        chip = ALL_CHIP_PASSES[name](chip, ctx)
     result.diagnostics.extend(check_chip(chip, target))
+    explain_refusals(chip, result.diagnostics)
     result.chip = chip
     result.timings["passes"] = time.perf_counter() - t1
 
@@ -184,6 +206,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.mapping = {}  # only the DVS layer: nothing to place on cores
     check_options(chip, target, options, result.diagnostics)
     result.timings["assign"] = time.perf_counter() - t2
+    ctx.notes.extend(split_notes(chip))
     result.notes = ctx.notes
 
     if until == "quantize" and result.fits:
