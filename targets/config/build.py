@@ -198,6 +198,7 @@ def build_config(result, arrays: bool = False) -> dict:
                   "cores": [core_of[i] for i in chip.input_targets], "pooling": int(chip.input_pooling)},
         "outputs": outputs,
         "layers": snnc_layers,
+        **({"split": result.split_json()} if chip.meta.get("split") and hasattr(result, "split_json") else {}),
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
         "simulator": dict(SIMULATOR_DEFAULTS, **_slow_clock(result)),
     }
