@@ -15,7 +15,7 @@ from typing import Any
 from .chip import OUTPUT, ChipModel
 from .drc import check_chip, check_graph, rule_input_pooling
 from .errors import Diagnostics, SnncError, _jsonable
-from .ir import Graph
+from .ir import Graph, Unsupported
 from .mapping import assign_cores
 from .memory import memory_row
 from .options import check_options, check_quantize
@@ -186,8 +186,19 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.graph = graph
         return result
     stages = PIPELINES[target.family]
-    for name in stages["graph"]:
-        graph = ALL_GRAPH_PASSES[name](graph, ctx)
+    unsupported = [n for n in graph.node_names() if isinstance(graph[n], Unsupported)]
+    before = graph
+    try:
+        for name in stages["graph"]:
+            graph = ALL_GRAPH_PASSES[name](graph, ctx)
+    except SnncError:
+        if not unsupported:
+            raise
+        # a layer snnc cannot read (its output shape not what the layers after it were written for) breaks a
+        # rewrite further on: report that layer, not the shape mismatch it caused
+        result.diagnostics.extend([d for d in check_graph(before, target) if d.rule == "unsupported_layer"])
+        result.graph = before
+        return result
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)
