@@ -154,26 +154,12 @@ def _one_of(values) -> str:
 
 
 def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
-    """A channel concatenation is the destinations of its sources with a ``feature_shift`` each: it must reach weight
-    layers (the shift is applied on the way into a core), and only spiking layers can be shifted (the input events
-    go to the cores as they are)."""
+    """A channel concatenation is the destinations of its sources with a ``feature_shift`` each; only spiking layers
+    can be shifted (the input events go to the cores as they are).  (One that feeds the model output is read with
+    each output core's ``channel_offset``, ``snnc.outputs`` in the config.)"""
     for name in graph.node_names():
         if not isinstance(graph[name], Concat):
             continue
-        stack, seen = list(graph.successors(name)), set()
-        while stack:
-            s = stack.pop()
-            if s in seen:
-                continue
-            seen.add(s)
-            if isinstance(graph[s], Output):
-                d.error("unsupported_layer", name, "a channel concatenation feeds the model output: the chip's "
-                        "output events carry each core's own channel numbers (feature_shift applies only on the "
-                        "way into a core)", "put a weight layer after the concatenation, or return the tensors "
-                        "separately", measured="Concat -> output", limit="Concat -> Conv2d/Linear")
-                break
-            if isinstance(graph[s], (SumPool, Concat)) or graph[s].kind in ("Flatten", "AvgPool", "Add"):
-                stack.extend(graph.successors(s))
         preds = graph.predecessors(name)
         for k, p in enumerate(preds[1:], 1):
             q = p

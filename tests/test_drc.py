@@ -43,7 +43,8 @@ def _four_big():
 
 CASES = {
     "kernel_memory": lambda: model(conv("wide", 1024, 1024, k=3, padding=1), IAF("s"), shape=(1024, 4, 4)),
-    "neuron_memory": lambda: model(conv("huge", 2, 32, k=1), IAF("s"), shape=(2, 64, 64)),
+    # 320 x 64 x 64 neuron words: a split would need 20 cores (2 -> 32 channels is split over 2 cores instead)
+    "neuron_memory": lambda: model(conv("huge", 2, 320, k=1), IAF("s"), shape=(2, 64, 64)),
     "core_assignment": _four_big,
     "layer_count": lambda: model(*[x for i in range(10) for x in (conv(f"c{i}", 2, 2, k=1), IAF(f"s{i}"))]),
     "kernel_size": lambda: model(conv("k17", 2, 2, k=17, padding=7), IAF("s"), shape=(2, 32, 32)),
@@ -88,7 +89,8 @@ CASES["recurrence"] = _loop
 
 
 def test_every_rule_id_has_a_case():
-    assert set(CASES) == set(RULE_IDS) - {"synops_bandwidth", "bias_memory"}
+    # feature_shift: a graph cannot break it (Concat's shapes add up); tests/test_split.py breaks a chip model
+    assert set(CASES) == set(RULE_IDS) - {"synops_bandwidth", "bias_memory", "feature_shift"}
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))

@@ -238,12 +238,40 @@ def test_split_counts_match_sinabs_forward_of_the_unsplit_network():
 # ------------------------------------------------------------------------------------------------------------
 # when no split can place the layer: the hint says how many cores and why not
 # ------------------------------------------------------------------------------------------------------------
-def test_output_layer_is_not_split_and_the_hint_says_why():
-    net = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1, bias=False), _iaf(1, -1),
-                        nn.Conv2d(8, 512, 8, bias=False), _iaf(1, -1))  # 8 * 64 * 512 = 262,144 kernel words
-    r = run_pipeline(net, CompileOptions(input_shape=(2, 8, 8)))
-    (err,) = [d for d in r.diagnostics.errors if d.rule == "kernel_memory"]
-    assert "a split would need 4 cores, but cannot be done: it is an output of the model" in err.hint
+def _classifier(seed=5):
+    """A classifier whose last layer, Linear 128x8x8 -> 10, needs 128 * 2^(6 + 4) = 131,072 kernel words."""
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(2, 128, 3, padding=1, bias=False), _iaf(40, -160), nn.Flatten(),
+                        nn.Linear(128 * 8 * 8, 10, bias=False), _iaf(40, -160))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.randint(0, 13, net[0].weight.shape, generator=g)
+                            * (torch.rand(net[0].weight.shape, generator=g) < 0.5))
+        net[3].weight.copy_(torch.randint(-3, 13, net[3].weight.shape, generator=g)
+                            * (torch.rand(net[3].weight.shape, generator=g) < 0.05))
+    return net, (2, 8, 8)
+
+
+def test_output_layer_split_reads_as_the_whole_layer():
+    """A split output layer: each core's monitored events are renumbered by its channel_offset (snnc.outputs), so
+    the output events are the unsplit layer's, event for event."""
+    net, shape = _classifier()
+    big = _target("test-bigcores", 1 << 22, 1 << 22)
+    rng = np.random.default_rng(6)
+    n = 300
+    ev = make_events(rng.integers(0, 8, n), rng.integers(0, 8, n), np.sort(rng.integers(0, 50_000, n)),
+                     rng.integers(0, 2, n))
+    with mock.patch.dict(speck.TARGETS, {big.name: big}):
+        cfg = compile_model(net, CompileOptions(input_shape=shape))
+        whole = compile_model(net, CompileOptions(input_shape=shape, target=big.name))
+        assert cfg["snnc"]["split"]["3"]["channels"] == [[0, 5], [5, 10]]
+        assert [(o["name"], o.get("channel_offset", 0)) for o in cfg["snnc"]["outputs"]] == [("3", 0), ("3", 5)]
+        r, r_whole = _run_both(cfg, ev), _run_both(whole, ev)
+    assert len(r.output_events) > 20 and set(r.output_events["feature"].tolist()) > set(range(5))
+    np.testing.assert_array_equal(_outputs(r), _outputs(r_whole))
+    refused = run_pipeline(net, CompileOptions(input_shape=shape, readout=True))
+    (err,) = [d for d in refused.diagnostics.errors if d.rule == "kernel_memory"]
+    assert "a split would need 2 cores, but cannot be done: it is the output layer and --readout reads one core" \
+        in err.hint
 
 
 def test_no_split_when_the_source_has_no_destination_to_spare():
@@ -382,13 +410,23 @@ def test_unknown_torch_function_is_named_not_misread_as_a_shape():
     assert not any("expects" in m for m in msgs), msgs
 
 
-def test_cat_into_the_output_is_refused():
+def test_cat_into_the_output_gives_the_model_channels():
     class CatOut(_Branches):
         def forward(self, x):
             return torch.cat([self.a(x), self.b(x)], 1)
 
-    r = run_pipeline(CatOut(), CompileOptions(input_shape=(2, 8, 8)))
-    assert any(d.rule == "unsupported_layer" and "feeds the model output" in d.message for d in r.diagnostics.errors)
+    net = CatOut()
+    with torch.no_grad():
+        net.a[0].weight.fill_(0.3)
+        net.b[0].weight.fill_(0.4)
+    cfg = compile_model(net, CompileOptions(input_shape=(2, 8, 8)))
+    assert [o.get("channel_offset", 0) for o in cfg["snnc"]["outputs"]] == [0, 4]
+    rng = np.random.default_rng(7)
+    ev = make_events(rng.integers(0, 8, 50), rng.integers(0, 8, 50), np.arange(50) * 10, rng.integers(0, 2, 50))
+    out = _run_both(cfg, ev).output_events
+    cores = [o["core"] for o in cfg["snnc"]["outputs"]]
+    assert set(out["feature"][out["layer"] == cores[0]].tolist()) == set(range(4))
+    assert set(out["feature"][out["layer"] == cores[1]].tolist()) == set(range(4, 10))
 
 
 def test_feature_shift_rule_catches_a_shift_past_the_input():

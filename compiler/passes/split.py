@@ -16,8 +16,9 @@ delivered once per slice (each delivery reads the input event once more: SynOps 
 
 When it cannot apply (each reason is named in the memory violation's hint, with the slice count it would take):
 a single output channel is already too big; the model would need more chip layers than the chip has cores; a
-source has no destination to spare; the layer is a model output (its monitored events would come from several
-cores with their own channel numbers).
+source has no destination to spare; the layer is the output layer and ``--readout`` reads it (one core).  A split
+output layer's cores are listed in the config's ``snnc.outputs`` with their ``channel_offset``; the simulators
+renumber their monitored events to the model's channels (``runtime/simulator/result.py: split_outputs``).
 """
 from __future__ import annotations
 
@@ -110,13 +111,12 @@ def _why_too_big(layer: ChipLayer, target) -> str:
     return " and ".join(parts)
 
 
-def _refusal(chip: ChipModel, i: int, n: int, target, extra_layers: int) -> str | None:
+def _refusal(chip: ChipModel, i: int, n: int, target, extra_layers: int, readout: bool = False) -> str | None:
     """Why layer ``i`` cannot be split in ``n`` slices, or None when it can."""
     layer = chip.layers[i]
     dpc = target.destinations_per_core
-    if any(d.layer == OUTPUT for d in layer.destinations):
-        return ("it is an output of the model: its monitored events would come from several cores, each with its "
-                "own channel numbers")
+    if readout and any(d.layer == OUTPUT for d in layer.destinations):
+        return "it is the output layer and --readout reads one core"
     total = len(chip.layers) + extra_layers + n - 1
     if total > target.n_cores:
         return f"the model would need {total} chip layers and {target.name} has {target.n_cores} cores"
@@ -170,10 +170,11 @@ def split_layers(chip: ChipModel, ctx) -> ChipModel:
     if not big:
         return chip
     refused: dict[str, dict] = {}
+    readout = bool(getattr(ctx.options, "readout", False))
     if not getattr(ctx.options, "split", True):
         for i in big:
             n = needed_slices(chip.layers[i], target)
-            why = None if n is None else _refusal(chip, i, n, target, 0)
+            why = None if n is None else _refusal(chip, i, n, target, 0, readout)
             refused[chip.layers[i].name] = {"slices": n, "reason": why or "splitting is off (--no-split)"}
         out = copy.copy(chip)
         out.meta = dict(chip.meta, split_refused=refused)
@@ -187,14 +188,14 @@ def split_layers(chip: ChipModel, ctx) -> ChipModel:
                                    "core has (a split divides the output channels, not the input channels)"}
             continue
         extra = sum(plan.values()) - len(plan)
-        why = _refusal(chip, i, n, target, extra)
+        why = _refusal(chip, i, n, target, extra, readout)
         if why is not None:
             refused[layer.name] = {"slices": n, "reason": why}
             continue
         # more slices than the fewest when that leaves a core for every layer (smaller slices fit more cores)
         best = n
         for m in range(n, target.n_cores + 1):
-            if _refusal(chip, i, m, target, extra) is not None:
+            if _refusal(chip, i, m, target, extra, readout) is not None:
                 break
             if _assignable(_apply(chip, {**plan, i: m}), target):
                 best = m
