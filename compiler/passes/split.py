@@ -201,6 +201,12 @@ def split_layers(chip: ChipModel, ctx) -> ChipModel:
                 best = m
                 break
         plan[i] = best
+    if refused and plan:  # the model does not fit whatever is split: split nothing, say what each split would take
+        names = ", ".join(refused)
+        for i, n in plan.items():
+            refused[chip.layers[i].name] = {"slices": n, "reason": f"a split over {n} cores would fit this layer, but "
+                                            f"{names} cannot be split (see there)", "alone": True}
+        plan = {}
     out = _apply(chip, plan) if plan else copy.copy(chip)
     out.meta = dict(out.meta, split_refused=refused,
                     split={chip.layers[i].name: {"slices": n, "why": _why_too_big(chip.layers[i], target)}
@@ -219,6 +225,8 @@ def explain_refusals(chip: ChipModel, diags) -> None:
         n, why = info["slices"], info["reason"]
         if n is None:
             d.hint = f"{d.hint}; no split helps: {why}"
+        elif info.get("alone"):
+            d.hint = f"{d.hint}; {why}"
         elif why.startswith("splitting is off"):
             d.hint = f"{d.hint}; or drop --no-split: a split over {n} cores would fit"
         else:
