@@ -85,7 +85,7 @@ def _layer_counts(cfg, result, name) -> np.ndarray:
     return np.concatenate([result.spike_counts[r["core"]] for r in rows])
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), first=st.booleans(), integer=st.booleans(),
        hw=st.integers(4, 9), c_mid=st.integers(1, 4), f_split=st.integers(2, 12), k_split=st.sampled_from([1, 2, 3]),
        stride=st.sampled_from([1, 2]), pool=st.sampled_from([1, 2]), n_events=st.integers(20, 120))
