@@ -436,3 +436,22 @@ def test_feature_shift_rule_catches_a_shift_past_the_input():
     r.chip.layers[1].destinations[0].feature_shift = 5  # 6 channels from 5: channel 10 of a 10-channel input
     errs = [d for d in check_chip(r.chip, r.target).errors if d.rule == "feature_shift"]
     assert len(errs) == 1 and errs[0].layer == "b.0" and errs[0].measured == 11
+
+
+def test_cat_graph_computes_what_torch_computes():
+    """The frontend reads torch.cat's order and channels as torch does (float forward of the IR graph)."""
+    from snnc.compiler.frontends.float_forward import forward_ann
+    from snnc.compiler.frontends.torch_frontend import from_torch
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(2, 4, 1), nn.Conv2d(7, 2, 1)
+
+        def forward(self, x):
+            return self.c(torch.relu(torch.cat((self.a(x), self.b(x)), dim=-3)))  # a tuple, dim -3: channels
+
+    m = M()
+    x = np.random.default_rng(8).random((3, 2, 5, 5)).astype(np.float32)
+    (out,) = forward_ann(from_torch(m, (2, 5, 5)), x).values()
+    np.testing.assert_allclose(out, m(torch.tensor(x)).detach().numpy(), atol=1e-5)
