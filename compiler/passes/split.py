@@ -89,16 +89,32 @@ def _slices(layer: ChipLayer, n: int) -> list[ChipLayer]:
     return out
 
 
+def _fits_with(layer: ChipLayer, channels: int, target) -> bool:
+    """Would ``channels`` of the layer's output channels fit some core?  (Array views only: no weights copied.)"""
+    part = copy.copy(layer)
+    part.weight = np.asarray(layer.weight)[:channels]
+    part.bias = None if layer.bias is None else np.asarray(layer.bias)[:channels]
+    part.output_shape = (channels,) + tuple(layer.output_shape[1:])
+    return _fits_somewhere(part, target)
+
+
 def needed_slices(layer: ChipLayer, target) -> int | None:
     """The fewest slices of consecutive output channels that each fit some core; None when even one output
-    channel fits no core (the kernel memory grows with the input channels, which a split does not divide)."""
+    channel fits no core (the kernel memory grows with the input channels, which a split does not divide).
+
+    The memories grow with the channel count, so the largest slice that fits, ``s``, is found by bisection, and
+    ``ceil(F / s)`` near-equal slices (none larger than ``s``) are the fewest."""
     f = layer.out_channels
-    if not _fits_somewhere(slice_layer(layer, 0, 1), target):
+    if not _fits_with(layer, 1, target):
         return None
-    for n in range(2, f + 1):
-        if all(_fits_somewhere(s, target) for s in _slices(layer, n)):
-            return n
-    return f  # pragma: no cover - one channel per slice fits (checked above)
+    lo, hi = 1, f  # lo fits; find the largest that does
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _fits_with(layer, mid, target):
+            lo = mid
+        else:
+            hi = mid - 1
+    return -(-f // lo)
 
 
 def _why_too_big(layer: ChipLayer, target) -> str:
