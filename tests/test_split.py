@@ -348,6 +348,8 @@ def test_monitor_by_name_monitors_every_slice(tmp_path):
     assert [c for c, layer in enumerate(cfg["cnn_layers"]) if layer["monitor_enable"]] == [0]
     cfg = compile_model(net, CompileOptions(input_shape=shape, monitor=("name:0",)))  # the user's layer "0"
     assert [c for c, layer in enumerate(cfg["cnn_layers"]) if layer["monitor_enable"]] == [0, 1]
+    cfg = compile_model(net, CompileOptions(input_shape=shape, decimate={"1": 4}))  # "1": the neuron layer's name
+    assert [c for c, layer in enumerate(cfg["cnn_layers"]) if layer["output_decimator_enable"]] == [0, 1]
 
 
 # ------------------------------------------------------------------------------------------------------------
