@@ -457,3 +457,60 @@ def test_cat_graph_computes_what_torch_computes():
     x = np.random.default_rng(8).random((3, 2, 5, 5)).astype(np.float32)
     (out,) = forward_ann(from_torch(m, (2, 5, 5)), x).values()
     np.testing.assert_allclose(out, m(torch.tensor(x)).detach().numpy(), atol=1e-5)
+
+
+def test_average_pooled_branches_of_a_cat_become_sum_pooling():
+    """AvgPool2d on every branch of a cat: sum pooling per destination, the next layer's weights scaled by 1/4."""
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), _iaf(1, -1), nn.AvgPool2d(2))
+            self.b = nn.Sequential(nn.Conv2d(2, 6, 3, padding=1, bias=False), _iaf(1, -1), nn.AvgPool2d(2))
+            self.out = nn.Sequential(nn.Conv2d(10, 3, 4, bias=False), _iaf(1, -1))
+
+        def forward(self, x):
+            return self.out(torch.cat([self.a(x), self.b(x)], 1))
+
+    net = Pooled()
+    r = run_pipeline(net, CompileOptions(input_shape=(2, 8, 8)))
+    assert r.fits, [str(d) for d in r.diagnostics.errors]
+    a, b, out = r.chip.layers
+    assert [(d.pooling, d.feature_shift) for d in a.destinations + b.destinations] == [(2, 0), (2, 4)]
+    np.testing.assert_allclose(out.weight, net.out[0].weight.detach().numpy() / 4, rtol=1e-6)
+
+
+def test_cat_of_flattened_branches_before_a_linear():
+    """torch.cat of flattened maps (dim=1 of 2-d tensors) before a Linear: the chip sees the maps side by side by
+    channel, and the Linear's weights read them in the same order (float forward of the graph against torch)."""
+    from snnc.compiler.frontends.float_forward import forward_ann
+    from snnc.compiler.frontends.torch_frontend import from_torch
+
+    class Flat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), _iaf(1, -1))
+            self.b = nn.Sequential(nn.Conv2d(2, 6, 3, padding=1, bias=False), _iaf(1, -1))
+            self.fc = nn.Sequential(nn.Linear(10 * 8 * 8, 3, bias=False), _iaf(1, -1))
+
+        def forward(self, x):
+            return self.fc(torch.cat([self.a(x).flatten(1), self.b(x).flatten(1)], dim=1))
+
+    net = Flat()
+    r = run_pipeline(net, CompileOptions(input_shape=(2, 8, 8)))
+    assert r.fits, [str(d) for d in r.diagnostics.errors]
+    a, b, fc = r.chip.layers
+    assert [d.feature_shift for d in a.destinations + b.destinations] == [0, 4] and fc.input_shape == (10, 8, 8)
+    np.testing.assert_array_equal(fc.weight, net.fc[0].weight.detach().numpy().reshape(3, 10, 8, 8))
+
+    class Ann(nn.Module):  # the same wiring without neurons: the IR graph computes what torch computes
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.fc = nn.Conv2d(2, 4, 3, padding=1), nn.Conv2d(2, 6, 1), nn.Linear(10 * 8 * 8, 3)
+
+        def forward(self, x):
+            return self.fc(torch.cat([self.a(x).flatten(1), self.b(x).flatten(1)], dim=1))
+
+    ann = Ann()
+    x = np.random.default_rng(9).random((2, 2, 8, 8)).astype(np.float32)
+    (out,) = forward_ann(from_torch(ann, (2, 8, 8)), x).values()
+    np.testing.assert_allclose(out, ann(torch.tensor(x)).detach().numpy(), atol=1e-5)
