@@ -14,7 +14,7 @@ import numpy as np
 
 from .chip import OUTPUT, ChipLayer, ChipModel
 from .errors import Diagnostics
-from .ir import IAF, LIF, AvgPool, BatchNorm, Concat, Conv2d, Graph, Input, Output, ReLU, SumPool, Unsupported
+from .ir import IAF, LIF, AvgPool, BatchNorm, Concat, Conv2d, Graph, Input, ReLU, SumPool, Unsupported
 from .memory import bias_memory, kernel_memory, neuron_memory
 
 RULE_IDS = ("kernel_memory", "neuron_memory", "bias_memory", "core_assignment", "layer_count", "kernel_size",
