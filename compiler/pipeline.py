@@ -59,6 +59,7 @@ class CompileOptions:
     decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
     trust: bool = False  # --trust
     split: bool = True  # --no-split: a layer too big for every core stays a memory violation
+    nir_dt: float | None = None  # --nir-dt SECONDS: the time step a NIR graph was exported with (where r != 1)
 
 
 @dataclass
@@ -132,6 +133,7 @@ class CompileResult:
             **({"split": self.split_json()} if self.chip is not None and self.chip.meta.get("split") else {}),
             "violations": [d.to_json() for d in self.diagnostics.errors],
             "warnings": [d.to_json() for d in self.diagnostics.warnings],
+            "notes": list(self.notes),
         })
 
 
@@ -140,7 +142,7 @@ def _load(model, options: CompileOptions) -> Graph:
         return model.copy()
     from .frontends.loader import load_model
 
-    return load_model(model, input_shape=options.input_shape, trust=options.trust)
+    return load_model(model, input_shape=options.input_shape, trust=options.trust, nir_dt=options.nir_dt)
 
 
 def _model_options(options: CompileOptions, meta: dict) -> CompileOptions:
@@ -171,19 +173,22 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     options = result.options = _model_options(options, graph.meta)
     result.source = dict(graph.meta)
     result.timings["load"] = time.perf_counter() - t0
-    ctx = PassContext(target=target, options=options, diags=result.diagnostics)
+    ctx = PassContext(target=target, options=options, diags=result.diagnostics,
+                      notes=list(graph.meta.get("notes") or []))  # how the frontend read the file
 
     t1 = time.perf_counter()
     if graph.cycles():
         check = check_graph(graph, target)
         result.diagnostics.extend([d for d in check if d.rule == "recurrence"])
         result.graph = graph
+        result.notes = ctx.notes
         return result
     graph.validate()
     bad_values = check_values(graph)
     if bad_values.errors:  # stop here: no pass may compute on NaN / inf / zero thresholds
         result.diagnostics.extend(bad_values)
         result.graph = graph
+        result.notes = ctx.notes
         return result
     stages = PIPELINES[target.family]
     unsupported = [n for n in graph.node_names() if isinstance(graph[n], Unsupported)]
@@ -198,6 +203,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         # rewrite further on: report that layer, not the shape mismatch it caused
         result.diagnostics.extend([d for d in check_graph(before, target) if d.rule == "unsupported_layer"])
         result.graph = before
+        result.notes = ctx.notes
         return result
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
@@ -205,7 +211,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
     for name in stages["chip"]:
         chip = ALL_CHIP_PASSES[name](chip, ctx)
-    result.diagnostics.extend(check_chip(chip, target))
+    result.diagnostics.extend(check_chip(chip, target, graph_reported=bool(result.diagnostics.errors)))
     explain_refusals(chip, result.diagnostics)
     result.chip = chip
     result.timings["passes"] = time.perf_counter() - t1
