@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
+from ..ir import Add, AvgPool, BatchNorm, Concat, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
 
 
 def forward_ann(graph: Graph, x) -> dict:
@@ -47,6 +47,8 @@ def forward_ann(graph: Graph, x) -> dict:
             y = F.relu(ins[0])
         elif isinstance(op, Add):
             y = sum(ins[1:], ins[0])
+        elif isinstance(op, Concat):
+            y = torch.cat(ins, dim=1)
         else:
             raise SnncError(f"forward_ann: {name} is a {op.kind}; only non-spiking layers have a float forward "
                             "(use the simulator for spiking graphs)")
