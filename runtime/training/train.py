@@ -123,10 +123,10 @@ def train_model(cfg: TrainConfig, progress: bool = True, log=None) -> tuple[Spik
         tot_synops = 0.0
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ..progress import progress_bar
 
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t['epochs']}" + (" (int)" if quant else ""),
-                       unit="batch", leave=True, dynamic_ncols=True)
+            bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{t['epochs']}" + (" (int)" if quant else ""),
+                       unit="batch", leave=True)
         for idx in (bar if bar is not None else batches):
             x = train_ds.frames(idx, g)
             y = torch.from_numpy(train_ds.labels[idx])
