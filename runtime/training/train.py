@@ -150,7 +150,7 @@ def train_model(cfg: TrainConfig, progress: bool = True, log=None) -> tuple[Spik
             tot_n += b
             tot_synops += float(sum(float(s["synops"].detach()) for s in stats)) * b
             if bar is not None:
-                bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
+                bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}", refresh=False)
         if bar is not None:
             bar.close()
         secs = time.perf_counter() - t0
