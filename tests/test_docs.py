@@ -151,3 +151,11 @@ def test_docs_site_builds_with_warnings_as_errors(tmp_path):
     assert "load_config" in api and "Read and validate a configuration" in api  # from the docstring
     for page in ("sinabs", "nir", "convert", "nmnist", "qualia"):
         assert (site / "tutorials" / page / "index.html").exists(), page
+
+
+def test_readme_rounding_range_is_the_quantization_table_s():
+    """The README's "1.4 % to 3.4 %" is the smallest and largest share in docs/quantization.md (pinned above)."""
+    table = (ROOT / "docs" / "quantization.md").read_text(encoding="utf-8")
+    shares = [float(p) for p in re.findall(r"^\| \d+ \| [\d,]+ \| [\d.]+: \d+ \(([\d.]+) %\)", table, re.M)]
+    lo, hi = min(shares), max(shares)
+    assert f"zeroes {lo:.1f} % to {hi:.1f} % of each" in " ".join(README.read_text(encoding="utf-8").split())

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["README.md", "docs/commands.md",
-             *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs" / "tutorials").glob("*.md"))]
+# README.md first, then every page of docs/ that holds a transcript (the tutorials, the commands page, ...)
+DOCUMENTS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md")
+                                  if "```console" in p.read_text(encoding="utf-8"))]
 TIME_FACTOR = 20.0
 TIME_FLOOR_S = 0.05
 COMMAND_TIMEOUT_S = 600
