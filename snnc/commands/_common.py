@@ -144,6 +144,8 @@ def require_config(path, command: str) -> None:
 
     p = Path(path)
     try:
+        if not p.is_file():  # missing, a folder, a FIFO (opening would block): load_config says so
+            return
         with open(p, "rb") as f:
             head = f.read(8)
     except OSError:
