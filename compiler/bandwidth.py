@@ -2,7 +2,7 @@
 decimator advice.
 
 A Speck core does one synaptic operation (one weight added into one membrane potential) for every output neuron an
-input event touches.  SPECK.md section 7 gives the rate as ``SynOps/s ~ N_in/s * C_out * kx * ky / (sx * sy)``.
+input event touches.  docs/speck.md §7 gives the rate as ``SynOps/s ~ N_in/s * C_out * kx * ky / (sx * sy)``.
 :func:`fanout` evaluates that count exactly for a layer's geometry (borders and padding included), averaged over
 input positions, which is the formula's ``kx * ky / (sx * sy)`` away from the borders.
 
@@ -108,7 +108,7 @@ def fanout(layer: ChipLayer) -> float:
 
 
 def fanout_formula(layer: ChipLayer) -> float:
-    """SPECK.md section 7's ``C_out * kx * ky / (sx * sy)`` (no border correction), for comparison."""
+    """docs/speck.md §7's ``C_out * kx * ky / (sx * sy)`` (no border correction), for comparison."""
     kh, kw = layer.kernel_size
     sy, sx = layer.stride
     return layer.out_channels * kh * kw / (sy * sx)

@@ -22,7 +22,7 @@ def axis_fanout(n_in: int, n_out: int, kernel: int, stride: int, padding: int) -
 def synops_fanout(input_shape, output_shape, kernel_size, stride, padding) -> float:
     """Synaptic operations one input event causes in a conv layer, averaged over input positions (exact geometry,
     borders and padding included): output channels x mean touched rows x mean touched columns.  Away from the
-    borders this is SPECK.md section 7's ``C_out * kx * ky / (sx * sy)``."""
+    borders this is docs/speck.md §7's ``C_out * kx * ky / (sx * sy)``."""
     _, hin, win = (int(v) for v in input_shape)
     cout, hout, wout = (int(v) for v in output_shape)
     kh, kw = kernel_size

@@ -408,7 +408,7 @@ class Concat(Node):
 class DVS(Node):
     """The chip's DVS pre-processing layer, between the events (sensor or host) and the first cores.
 
-    Order (SPECK.md section 8): polarity select (``on_channel`` / ``off_channel``) and ``merge`` -> sum pooling per
+    Order (docs/speck.md §8): polarity select (``on_channel`` / ``off_channel``) and ``merge`` -> sum pooling per
     axis (``pooling`` = (y, x), each 1, 2 or 4 on Speck) -> region of interest ``origin`` .. ``cut`` (both (y, x),
     in pooled coordinates, ``cut`` inclusive; None = the whole pooled map), shifted back to 0, 0 -> ``mirror_x`` /
     ``mirror_y`` within the region -> ``mirror_diagonal`` (swap x and y).  ``pass_sensor_events``: the sensor's

@@ -1,7 +1,7 @@
 """The memory a chip layer needs on a Speck core -- the one place these formulas live.
 
 With c input channels, f output channels, a kx*ky kernel and an (fy, fx) conv output map before pooling
-(SPECK.md section 2, as sinabs computes them):
+(docs/speck.md §2, as sinabs computes them):
 
 * kernel memory = c * 2^(ceil(log2(kx*ky)) + ceil(log2 f))   (8-bit words)
 * neuron memory = f * 2^(ceil(log2 fy) + ceil(log2 fx))      (16-bit words)

@@ -63,7 +63,7 @@ def quantize_chip(chip: ChipModel, target, options, diags: Diagnostics | None = 
     return out
 
 
-#: ``threshold_low`` 0 is unusable on the chip (a hardware bug, SPECK.md); this value replaces it.
+#: ``threshold_low`` 0 is unusable on the chip (a hardware bug, docs/speck.md §4); this value replaces it.
 THRESHOLD_LOW_INSTEAD_OF_ZERO = -1
 
 

@@ -100,9 +100,9 @@ def default_workers() -> int:
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from .progress import progress_bar
 
-    return tqdm(total=total, desc="evaluate", unit="sample", file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total=total, desc="evaluate", unit="sample")
 
 
 def run_samples(job: Job, paths: list[str], workers: int = 1, scheduler=None, progress: bool = False,

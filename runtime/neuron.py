@@ -1,4 +1,4 @@
-"""The chip's integer neuron arithmetic, one scalar rule per function (SPECK.md sections 4 and 5).
+"""The chip's integer neuron arithmetic, one scalar rule per function (docs/speck.md §4 and §5).
 
 Shared by the reference simulator (plain Python calls), the fast simulator (``numba.njit`` compiles these same
 functions) and the training frontend.  The names below are a stable interface:
@@ -30,7 +30,7 @@ _SPAN = INT16_MAX - INT16_MIN + 1
 def integrate(v, w, threshold_low, saturate=True):
     """One synaptic (or leak) update: ``max(clamp16(v + w), threshold_low)``.
 
-    ``saturate=True`` (the default, SPECK.md [U] item) clips ``v + w`` to ``INT16_MIN..INT16_MAX``; ``False`` wraps
+    ``saturate=True`` (the default; unknown on the chip, docs/speck.md §5) clips ``v + w`` to ``INT16_MIN..INT16_MAX``; ``False`` wraps
     it around like a 16-bit adder.  The floor at ``threshold_low`` is applied after, on every update [C].
     """
     v = v + w

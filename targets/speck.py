@@ -27,7 +27,7 @@ class Target:
     family: str
     cores: tuple[Core, ...]
     aliases: tuple[str, ...] = ()
-    # per-core limits (SPECK.md section 3)
+    # per-core limits (docs/speck.md §3)
     max_input_size: int = 128
     max_output_size: int = 64
     max_channels: int = 1024
@@ -53,7 +53,7 @@ class Target:
     decimator_ratios: tuple[int, ...] = (2, 4, 8, 16, 32, 128, 256, 512)
     synops_limit_source: str = "estimate (secondary source: ~100 M/s core 0, ~30 M/s others); override with --synops-limit"
     # fixed time a core spends on one input event besides its synaptic operations (queue model, docs/bandwidth.md):
-    # the smallest per-layer latency quoted for Speck, "120 ns" (Yao et al. 2024, second-hand; SPECK.md section 7).
+    # the smallest per-layer latency quoted for Speck, "120 ns" (Yao et al. 2024, second-hand; docs/speck.md §7).
     # An ESTIMATE; a core's time per synaptic operation is 1 / synops_limit.
     event_time_s: float = 120e-9
     event_time_source: str = ("estimate: 120 ns per event (smallest per-layer latency quoted for Speck) + "
@@ -87,7 +87,7 @@ class Target:
 
 
 def _speck_cores() -> tuple[Core, ...]:
-    table = [  # kernel, neuron memory per core (SPECK.md section 1)
+    table = [  # kernel, neuron memory per core (docs/speck.md §1)
         (16 * Ki, 64 * Ki), (16 * Ki, 64 * Ki), (16 * Ki, 64 * Ki),
         (32 * Ki, 32 * Ki), (32 * Ki, 32 * Ki),
         (64 * Ki, 16 * Ki), (64 * Ki, 16 * Ki),

@@ -25,7 +25,7 @@ def conv(name, cin, cout, hw, k, stride=1, pad=0, dest=(OUTPUT,), core=None):
 
 
 def brute_fanout(layer):
-    """Count touched neurons event by event with SPECK.md section 5's rule (exact division)."""
+    """Count touched neurons event by event with docs/speck.md §5's rule (exact division)."""
     _, h, w = layer.input_shape
     f, oh, ow = layer.output_shape
     k = layer.kernel_size[0]

@@ -1,5 +1,5 @@
 """The bandwidth queue check on the NIR paper's N-MNIST CNN, which ran on a real Speck at the recordings' own rate
-(SPECK.md section 7): `snnc check --events` passes on a real N-MNIST recording and on saccade-encoded MNIST digits,
+(docs/speck.md §7): `snnc check --events` passes on a real N-MNIST recording and on saccade-encoded MNIST digits,
 and fails with `synops_bandwidth` on the same events 10x faster, with a decimator hint that, applied, passes."""
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`snnc report`: one self-contained HTML file with the plots; written atomically; the screenshot script."""
 import argparse
+import os
 import base64
 import re
 import shutil
@@ -95,9 +96,58 @@ def test_write_is_atomic_and_bad_paths_are_one_line_errors(tmp_path):
         write_html(tmp_path, "x")
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
-                    reason="chromium is not installed")
+def _browser():
+    import browser_check
+
+    exe = browser_check.find_browser()
+    assert exe is not None, ("chromium is not installed: the report must be checked in a real browser (Debian: "
+                             "apt-get install chromium; .ci/run installs it)")
+    return browser_check
+
+
+def test_report_renders_in_chromium_without_errors_and_draws_every_plot(tmp_path, nir_paper_cnn):
+    """The page the user opens, opened by headless Chromium through the DevTools protocol: no script error, no
+    console error, every plot decoded and laid out with its size; the screenshot is the page.  With
+    SNNC_UPDATE_DOCS=1 the screenshot becomes docs/report.png."""
+    from snnc.runtime.events import saccade_events, save_events
+
+    bc = _browser()
+    from snnc.runtime.training.data import load_mnist
+
+    images, _ = load_mnist(ROOT / "examples" / "data" / "mnist")
+    ev = tmp_path / "digit.npy"
+    save_events(ev, saccade_events(images[0] / 255.0, out_shape=(34, 34), rng=np.random.default_rng(0)))  # digit0.npy
+    page = tmp_path / "report.html"
+    assert report(str(nir_paper_cnn), "--events", str(ev), "-o", str(page)) == 0
+    shot = tmp_path / "report.png"
+    probe = bc.check_page(page, shot, width=1200, height=1600)
+    assert bc.problems(probe) == []
+    assert probe["title"].startswith("snnc report:") and probe["text_length"] > 500
+    alts = [img["alt"] for img in probe["images"]]
+    assert len(alts) == 5 and "backlog and delay per core" in alts  # memory, SynOps/s, queues, raster, energy
+    for img in probe["images"]:
+        assert min(img["natural"]) > 100 and min(img["drawn"]) > 100, img
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and int.from_bytes(data[16:20], "big") == 1200
+    assert int.from_bytes(data[20:24], "big") > 800  # the page, not an empty strip
+    if os.environ.get("SNNC_UPDATE_DOCS"):
+        shutil.copyfile(shot, ROOT / "docs" / "report.png")
+
+
+def test_browser_check_sees_script_errors_and_broken_plots(tmp_path):
+    """The check above can fail: a page whose script throws and whose image does not decode is reported."""
+    bc = _browser()
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><head><title>bad</title></head><body><p>x</p>"
+                    '<img alt="plot" src="data:image/png;base64,iVBORw0KGgoAAAA=">'
+                    "<script>undefinedFunction()</script></body></html>")
+    found = bc.problems(bc.check_page(page))
+    assert any("undefinedFunction" in p for p in found), found
+    assert any("'plot' did not decode" in p for p in found), found
+
+
 def test_screenshot_script_renders_the_page(tmp_path, nir_paper_cnn):
+    _browser()
     page = tmp_path / "r.html"
     assert report(str(nir_paper_cnn), "--input-rate", "1e5", "-o", str(page)) == 0
     png = tmp_path / "shot.png"

@@ -1,4 +1,4 @@
-"""The simulator's behaviour on small hand-worked cases (each rule of SPECK.md sections 5-8), and `snnc simulate`."""
+"""The simulator's behaviour on small hand-worked cases (each rule of docs/speck.md §5–§8), and `snnc simulate`."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Cross-check against sinabs where time-stepped and event-driven simulation must agree (SPECK.md section 10):
+"""Cross-check against sinabs where time-stepped and event-driven simulation must agree (docs/speck.md §10):
 non-negative integer weights each below threshold_high, subtract reset, no bias.  Then every neuron's spike count
 over one time bin equals that of a one-step integer forward through torch convolutions, sinabs IAF (MultiSpike)
 and sinabs SumPool2d."""

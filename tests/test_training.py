@@ -53,7 +53,7 @@ model = "tiny.pt"
 
 
 def test_integer_model_and_simulator_give_the_same_spike_counts(tmp_path):
-    """SPECK.md section 10's regime: non-negative integer weights below threshold, subtract reset, no bias."""
+    """docs/speck.md §10's regime: non-negative integer weights below threshold, subtract reset, no bias."""
     cfg = train_config_from_dict({"dataset": {"path": str(MNIST), "eval": [8000, 8001]}, "encoding": {"timesteps": 5,
                         "max_rate": 1.0}, "model": {"channels": [3], "kernels": [3], "pools": [2], "hidden": [6]}})
     net = build_model(cfg)

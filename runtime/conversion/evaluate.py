@@ -65,9 +65,9 @@ def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: in
     ann_acc = agreement = None
     bar = None
     if progress:
-        from tqdm import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=n, desc="evaluate", unit="sample", dynamic_ncols=True, file=sys.stderr)
+        bar = progress_bar(total=n, desc="evaluate", unit="sample")
     preds, events = [], []
     nb = None
     if neurobench_dt_us is not None:

@@ -34,7 +34,7 @@ from snnc.compiler.ir import IAF, Add, Conv2d, Flatten, Graph, Input, Linear, Ou
 WEIGHT = (Conv2d, Linear)
 PASS_THROUGH = (SumPool, Flatten, Add)
 MAX_THRESHOLD = 16383
-SLOW_CLOCK_RANGE = (10.0, 10_000.0)  # Hz; SPECK.md section 6: "10 Hz - 10 kHz typical"
+SLOW_CLOCK_RANGE = (10.0, 10_000.0)  # Hz; docs/speck.md §6: "10 Hz - 10 kHz typical"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Biases the chip can honour: re-fit a folded ANN so that no conv neuron has to fire on a blank input.
 
 A chip neuron fires only when an input event reaches it, at most once per event; a leak tick moves its potential but
-does not fire it (SPECK.md section 6: "an initial state at threshold did not fire until an input arrived").  A conv
+does not fire it (docs/speck.md §6: "an initial state at threshold did not fire until an input arrived").  A conv
 neuron hears only its receptive field, so where the input is blank -- most of an MNIST digit, or of any event
 camera's frame -- it receives nothing and stays silent.  A ReLU layer with a positive (folded) bias is active on a
 blank input: after BatchNorm folding that is typically half or more of a CNN's conv neurons.  The ANN counts on that

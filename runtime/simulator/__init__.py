@@ -2,7 +2,7 @@
 
 What is simulated is exactly what would be deployed: the simulator reads the configuration that ``snnc compile``
 writes (integer weights, thresholds, routing), never the float model.  ``reference.py`` is a plain-Python version of
-the same rules that reads like SPECK.md section 5; the fast one is ``kernel.py`` (numba) run by ``driver.py``.  Both give the
+the same rules that reads like docs/speck.md §5; the fast one is ``kernel.py`` (numba) run by ``driver.py``.  Both give the
 same output events, in the same order, and the same final states; the property tests check it.
 
 Processing order -- what "bit-accurate" means here (see docs/simulator.md for the chip facts behind each rule):

@@ -2,6 +2,9 @@
 event stream and collects a :class:`SimResult`."""
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
 import time
 
 import numpy as np
@@ -52,7 +55,7 @@ def on_a_loop(destinations: dict[int, list[int]]) -> set[int]:
 
 
 def dvs_transform(dvs: SimDvs, ev: np.ndarray):
-    """The DVS layer on an event array: returns (keep mask, feature, x, y).  Order as SPECK.md section 8: polarity
+    """The DVS layer on an event array: returns (keep mask, feature, x, y).  Order as docs/speck.md §8: polarity
     select/merge, pooling, region of interest (origin..cut inclusive, shifted to 0,0), mirror x/y, diagonal swap."""
     p = ev["p"].astype(np.int64)
     keep = ((p == 1) & dvs.on_channel) | ((p == 0) & dvs.off_channel)
@@ -69,6 +72,41 @@ def dvs_transform(dvs: SimDvs, ev: np.ndarray):
         x, y = y, x
     return keep, f, x, y
 
+
+
+# How long the first kernel call may take before the user is told that numba is compiling it: loading the kernel
+# from numba's on-disk cache (every run after the first one after installing) takes well under this.
+COMPILE_NOTICE_AFTER_S = 1.5
+
+
+@contextlib.contextmanager
+def compile_notice(kernel, stream=None, after_s: float | None = None):
+    """Around the kernel's first call in this process: when it takes longer than ``after_s`` (numba is compiling
+    it, which happens once after installing; later processes load it from numba's cache), say so on stderr while
+    it happens and how long it took when done."""
+    if getattr(kernel, "signatures", None):  # already compiled or loaded in this process
+        yield
+        return
+    stream = sys.stderr if stream is None else stream
+    after_s = COMPILE_NOTICE_AFTER_S if after_s is None else after_s
+    said = threading.Event()
+
+    def say():
+        said.set()
+        print("snnc: compiling the simulator kernel (once after installing; numba caches it for later runs) ...",
+              file=stream, flush=True)
+
+    timer = threading.Timer(after_s, say)
+    timer.daemon = True
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()  # a notice being printed is finished first
+        if said.is_set():
+            print(f"snnc: compiled the simulator kernel in {time.perf_counter() - t0:.1f} s", file=stream, flush=True)
 
 class Simulator:
     """The fast simulator.  Build it with :meth:`from_config`; :meth:`run` simulates an event stream from the
@@ -189,9 +227,11 @@ class Simulator:
         # processing and must not count in sim_seconds
         e0 = np.zeros(0, np.int64)
         budget = new_budget(prog, n)
-        kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool), np.zeros(0, bool),
-               entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0], in_ev.copy(), synops.copy(),
-               spikes.copy(), out[:0], ctr.copy(), stack, fired, flags, tr[:0], np.zeros(3, np.int64), budget.copy())
+        with compile_notice(kernel):
+            kernel(P, W, S.copy(), B, counts.copy(), dec.copy(), e0, e0, e0, e0, np.zeros(0, bool),
+                   np.zeros(0, bool), entry, prog.saturate, 0.0, prog.leak_can_fire, leak_cores, ev_syn[:0],
+                   in_ev.copy(), synops.copy(), spikes.copy(), out[:0], ctr.copy(), stack, fired, flags, tr[:0],
+                   np.zeros(3, np.int64), budget.copy())
         t0 = time.perf_counter()
         rc = kernel(P, W, S, B, counts, dec, ev["t"].astype(np.int64), f, x, y, ok, mon, entry, prog.saturate,
                     float(leak_hz), prog.leak_can_fire, leak_cores, ev_syn, in_ev, synops, spikes, out, ctr, stack,

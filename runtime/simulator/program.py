@@ -119,6 +119,13 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
         raise SnncError("configuration: no 'cnn_layers' list; this is not an snnc configuration file")
     chip = get_target(_get(cfg, "snnc", "target"))
     layers = cfg["cnn_layers"]
+    balanced = [i for i, L in enumerate(layers) if isinstance(L, dict) and L.get("input_congestion_balancer_enable")]
+    if balanced:  # docs/simulator.md "What is not modelled"
+        import warnings
+
+        warnings.warn(f"configuration: input_congestion_balancer_enable is on for core(s) {balanced}; the simulator "
+                      "does not model the balancer (it drops events depending on timing): it runs as if it were "
+                      "off (snnc compile never enables it)", stacklevel=2)
     if len(layers) > chip.n_cores:
         raise SnncError(f"configuration: {len(layers)} cnn_layers, the chip has {chip.n_cores} cores")
     wlo, whi = chip.weight_range

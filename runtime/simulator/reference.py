@@ -1,5 +1,5 @@
 """The reference simulator: the chip's rules in plain Python, one event at a time, written to be read beside
-SPECK.md section 5.  Slow (about 10^5 neuron updates per second) and meant for tests: the fast simulator
+docs/speck.md §5.  Slow (about 10^6 neuron updates per second of CPU time, docs/simulator.md) and meant for tests: the fast simulator
 (``driver.py`` and ``kernel.py`` here) must give exactly the same output events, in the same order, and the same
 final states.  The processing order it follows is stated in ``snnc.runtime.simulator``'s docstring and
 docs/simulator.md.

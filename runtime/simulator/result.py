@@ -100,7 +100,7 @@ MAX_READOUT_PERIODS = 2_000_000
 
 
 def readout_model(prog: "SimProgram", readout_events: np.ndarray, t_end: int) -> dict | None:
-    """The readout layer (SPECK.md section 8; details [U], our model): events arriving at the readout layer are
+    """The readout layer (docs/speck.md §8; details [U], our model): events arriving at the readout layer are
     counted per slow-clock period for classes k = 1..``target.readout_classes`` (15), class k listening to CNN
     channel ``target.readout_channel_stride`` * (k-1) = 4(k-1) (speck2e/2f errata); a moving
     average over 1 (``low_pass_filter_disable``), 16 or 32 (``low_pass_filter32_not16``) periods, integer floor

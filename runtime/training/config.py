@@ -292,12 +292,12 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
     if is_qualia(data):
         tr = translate(data)
-        cfg = train_config_from_dict(copy.deepcopy(tr.sections), base_dir=p.resolve().parent, source=p.resolve())
+        cfg = train_config_from_dict(copy.deepcopy(tr.sections), base_dir=p.parent, source=p)
         cfg.notes, cfg.qualia = list(tr.notes), tr
-        refuse_unless_trainable(tr, cfg, p.resolve())
+        refuse_unless_trainable(tr, cfg, p)
     else:
         try:
-            cfg = train_config_from_dict(data, base_dir=p.resolve().parent, source=p.resolve())
+            cfg = train_config_from_dict(data, base_dir=p.parent, source=p)
         except SnncError as e:  # name the file: the user may have several configurations
             raise SnncError(f"{p}: {e}") from None
     if not Path(cfg.dataset["path"]).exists():

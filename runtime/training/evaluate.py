@@ -159,9 +159,9 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
     act_in, act_out = [0] * n_layers, [0] * n_layers
     bar = None
     if progress:
-        from tqdm import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=n, desc="evaluate", unit="sample", dynamic_ncols=True)
+        bar = progress_bar(total=n, desc="evaluate", unit="sample")
     for a in range(0, n, batch_size):
         idx = list(range(a, min(a + batch_size, n)))
         events = [ds.events(i) for i in idx]

@@ -59,7 +59,7 @@ class SpikingLayer(nn.Module):
         return quantize_weight(self.weight, self.quant(), self.target).detach()
 
     def fan_out(self) -> float:
-        """Synaptic operations one input event causes (SPECK.md section 7)."""
+        """Synaptic operations one input event causes (docs/speck.md §7)."""
         if self.kind == "conv":
             return self.out_features * self.kernel * self.kernel / (self.stride * self.stride)
         return float(self.out_features)

@@ -1,6 +1,6 @@
 """The chip's integrate-and-fire neuron as a differentiable tensor operation, one time step at a time.
 
-Per time step and neuron (SPECK.md section 5, applied to the sum of the step's input instead of event by event)::
+Per time step and neuron (docs/speck.md §5, applied to the sum of the step's input instead of event by event)::
 
     V = V + I                      # I: the step's summed synaptic input
     V = max(V, threshold_low)      # the floor
@@ -17,8 +17,8 @@ chip's own saturation never triggers in the regime above.
 Why ``floor(V / threshold)`` spikes per step: the chip emits at most one spike per *input event*, and a step can hold
 several input events.  With subtract reset, no bias and every weight below the threshold (training clips them so),
 a neuron that starts a step below threshold and receives k events ends above it by less than (k + 1) thresholds, so
-``floor(V / threshold) <= k`` and it equals the chip's count whenever the step's weights are non-negative (SPECK.md
-section 10).  With mixed-sign weights the chip may fire on an intermediate peak or clamp at the floor mid-step; the
+``floor(V / threshold) <= k`` and it equals the chip's count whenever the step's weights are non-negative (docs/speck.md
+§10).  With mixed-sign weights the chip may fire on an intermediate peak or clamp at the floor mid-step; the
 per-step sum does not see that order.  docs/training.md discusses this approximation.
 
 The integer rules are the simulator's: :func:`iaf_step` in integer mode is tested against

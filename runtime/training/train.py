@@ -123,10 +123,10 @@ def train_model(cfg: TrainConfig, progress: bool = True, log=None) -> tuple[Spik
         tot_synops = 0.0
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ..progress import progress_bar
 
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t['epochs']}" + (" (int)" if quant else ""),
-                       unit="batch", leave=True, dynamic_ncols=True)
+            bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{t['epochs']}" + (" (int)" if quant else ""),
+                       unit="batch", leave=True)
         for idx in (bar if bar is not None else batches):
             x = train_ds.frames(idx, g)
             y = torch.from_numpy(train_ds.labels[idx])
@@ -150,7 +150,7 @@ def train_model(cfg: TrainConfig, progress: bool = True, log=None) -> tuple[Spik
             tot_n += b
             tot_synops += float(sum(float(s["synops"].detach()) for s in stats)) * b
             if bar is not None:
-                bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
+                bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}", refresh=False)
         if bar is not None:
             bar.close()
         secs = time.perf_counter() - t0

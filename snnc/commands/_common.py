@@ -141,3 +141,27 @@ def options_from_args(args) -> CompileOptions:
         dvs_pool=None if pool is None else (pool * 2)[:2] if len(pool) == 1 else pool,
         dvs_channels=None if getattr(args, "dvs_channels", None) in (None, "both") else args.dvs_channels,
         monitor=None if monitor is None else tuple(v for v in monitor.replace(" ", "").split(",") if v))
+
+
+_MODEL_MAGIC = ((b"\x89HDF\r\n\x1a\n", "a NIR (HDF5) model"), (b"PK\x03\x04", "a torch model (.pt)"),
+                (b"\x80", "a pickled torch model"))
+
+
+def require_config(path, command: str) -> None:
+    """Refuse a model where ``command`` needs a configuration written by ``snnc compile``: one line naming the fix."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        if not p.is_file():  # missing, a folder, a FIFO (opening would block): load_config says so
+            return
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return  # missing or unreadable: load_config says so
+    what = next((name for magic, name in _MODEL_MAGIC if head.startswith(magic)), None)
+    if what is None and p.suffix.lower() in (".nir", ".pt", ".pth", ".onnx") and not head.lstrip().startswith(b"{"):
+        what = f"a model ({p.suffix})"
+    if what is not None:
+        raise SnncError(f"{path}: this is {what}, not a chip configuration; {command} runs a compiled configuration: "
+                        f"snnc compile first (snnc compile {path} --target speck2f -o config.json)")

@@ -46,6 +46,9 @@ def _is_event_file(path: Path) -> bool:
 
 def run(args) -> int:
     path = Path(args.model)
+    from snnc.compiler.fileio import check_input
+
+    check_input(path, "model or event")  # a folder: "give the model or event file itself"
     if path.is_file() and _is_event_file(path):
         from snnc.runtime.eventio import read_recording
         from snnc.runtime.eventio.stats import event_stats, format_stats

@@ -46,7 +46,7 @@ def run(args) -> int:
     stages = ["compile"] + (["simulate"] if args.events else []) + ["analyze", "plot", "write"]
     with tqdm(total=len(stages), desc="snnc report", unit="step", leave=False, disable=None) as bar:
         def step(name):
-            bar.set_postfix_str(name)
+            bar.set_postfix_str(name, refresh=False)
 
         step("compile")
         result = run_pipeline(args.model, options, until="assign")

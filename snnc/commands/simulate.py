@@ -72,8 +72,9 @@ def run(args) -> int:
 
     from snnc.compiler.fileio import check_output
 
-    from ._common import check_number
+    from ._common import check_number, require_config
 
+    require_config(args.config, "simulate")
     check_number(args.slow_clock, "--slow-clock", "frequency in Hz (e.g. 1000)", positive=True)
     if args.output:
         check_output(args.output, "-o", {"CONFIG": args.config, "--events": args.events}, probe=True)
