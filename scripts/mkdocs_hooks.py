@@ -8,10 +8,14 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
+
 ROOT = Path(__file__).resolve().parent.parent
 API_SRC = ROOT / "build" / "api-src"
 
 
+# before mkdocstrings' own on_config, which keeps only search paths that exist (a fresh clone has no build/)
+@event_priority(100)
 def on_config(config, **kwargs):
     spec = importlib.util.spec_from_file_location("_snnc_lint_imports", ROOT / "scripts" / "lint_imports.py")
     lint = importlib.util.module_from_spec(spec)

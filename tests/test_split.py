@@ -202,7 +202,7 @@ DENSITY = {"_kernel_example": (1.0, 0.05, 0.05), "_neuron_example": (1.0, 0.3)} 
 def test_split_counts_match_sinabs_forward_of_the_unsplit_network():
     """Per-class output spike counts of the split network on speck2f (fast simulator) against sinabs' own
     time-stepped forward of the unsplit float network (10 time bins): within a few percent.  Non-negative weights
-    below the thresholds, no bias: the regime where event-driven and time-stepped simulation agree (SPECK.md
+    below the thresholds, no bias: the regime where event-driven and time-stepped simulation agree (docs/speck.md
     section 10), so what is left is what the split, quantization and the chip model do."""
     from snnc.runtime.events import events_to_frames
 

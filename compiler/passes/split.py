@@ -5,7 +5,7 @@ one core each.  Every source of the layer (a chip layer, or the DVS layer) sends
 one destination each and in channel order; every slice sends its spikes on where the layer did, with
 ``feature_shift`` = its first channel, so the layers after it see the channel numbers they were trained with.
 
-Why it is exact (SPECK.md section 5 and 7, the simulators' order): an input event updates a core's neurons in
+Why it is exact (docs/speck.md section 5 and 7, the simulators' order): an input event updates a core's neurons in
 ascending (channel, y, x) order, each spike routed depth-first before the next neuron is updated; a source routes a
 spike to its destinations in order.  Slices of consecutive channels, visited in channel order, therefore update
 the same neurons in the same order as the whole layer, and route the same spikes in the same order.  The slices
