@@ -40,7 +40,7 @@ PIPELINES = {
 class CompileOptions:
     """Everything a user can choose.  The CLI flags map one to one onto these fields."""
 
-    target: str = "speck2f"
+    target: str | None = None  # a chip or board name; None: targets/speck.py DEFAULT_TARGET
     input_shape: tuple | None = None
     clip: bool = True  # --no-clip
     keep_biases: bool = False  # --keep-biases

@@ -14,6 +14,7 @@ from typing import Any
 
 from snnc.compiler.errors import SnncError
 from snnc.targets.speck import SPECK_NEURON, TARGETS
+from snnc.targets.speck import DEFAULT_TARGET
 
 try:
     import tomllib
@@ -89,7 +90,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "quantization": {
         "enabled": Key(bool, True, help="train with the chip's integer weights and thresholds"),
         "start_epoch": Key(int, 0, min=0, max=100_000, help="first epoch (0-based) trained with integer weights"),
-        "target": Key(str, "speck2f", help="chip whose number ranges are used"),
+        "target": Key(str, DEFAULT_TARGET, help="chip whose number ranges are used"),
     },
     "regularization": {
         "synops_weight": Key(float, 0.0, min=0.0, help="weight of the SynOps-above-budget loss"),
