@@ -7,8 +7,6 @@ input (exit 2).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models as M  # noqa: E402
 from test_drc import CASES  # noqa: E402
 

@@ -4,7 +4,6 @@ import os
 import pickle
 import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ import torch.nn as nn
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402

@@ -9,9 +9,7 @@ import io
 import pickle
 import pickletools
 import random
-import sys
 from collections import OrderedDict, deque
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +17,6 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/configs.py (pytest runs with --import-mode=importlib)
 import configs as C  # noqa: E402
 from snnc.cli import main  # noqa: E402
 from snnc.compiler.errors import SnncError  # noqa: E402

@@ -4,15 +4,12 @@ strides, deep chains with merges); cores on a loop follow the rules step by step
 output events in its order, its final states and counts."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import configs as C  # noqa: E402
 from snnc.compiler.errors import SnncError  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402

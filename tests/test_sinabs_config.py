@@ -7,7 +7,6 @@ sinabs is imported behind the samna stand-in of ``conftest.py``; it serves only 
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from models import scnn  # noqa: E402
 
 import snnc  # noqa: E402
