@@ -83,7 +83,7 @@ def test_convert_writes_a_model_that_check_compile_and_evaluate_load_without_fla
 def test_saved_model_is_snnc_spiking_layers(tiny, tmp_path):
     import sinabs.layers as sl
 
-    from snnc.compiler.frontends.loader import load_torch_file
+    from snnc.compiler.frontends.safe_pickle import load_torch_file
     from snnc.runtime.conversion.convert import convert_ann
     from snnc.runtime.conversion.module import save_converted
 

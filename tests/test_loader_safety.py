@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402
-from snnc.compiler.frontends.loader import load_model, parse_shape, scan_pickle_globals  # noqa: E402
+from snnc.compiler.frontends.loader import load_model, parse_shape
+from snnc.compiler.frontends.safe_pickle import scan_pickle_globals  # noqa: E402
 
 pytest.importorskip("sinabs")
 

@@ -1,4 +1,4 @@
-"""The pickle scanner (loader._scan_one_pickle) against a slow reference built on pickletools.genops.
+"""The pickle scanner (safe_pickle._scan_one_pickle) against a slow reference built on pickletools.genops.
 
 The scanner decodes the frequent opcodes itself (for speed); the reference below reads every opcode with the
 standard library.  Both must find the same globals and the same bare-int value on real pickles, and agree on
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402
-from snnc.compiler.frontends import loader  # noqa: E402
+from snnc.compiler.frontends import safe_pickle as loader  # noqa: E402
 
 _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 
