@@ -136,7 +136,9 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     """Run the pipeline on a path, a torch module, a NIR graph or a Graph for ``target``, a chip value
     (``snnc.targets.speck.Target``; ``snnc.targets.compile.run_pipeline`` looks one up by ``options.target``).
 
-    ``until``: ``"assign"`` (what ``snnc check`` needs) or ``"quantize"`` (integers, for ``snnc compile``).
+    ``until``: ``"assign"`` (what ``snnc check`` needs: ``result.chip`` keeps float weights) or ``"quantize"``
+    (``result.chip`` holds the integers, for ``snnc compile``).  Both quantize a model that fits, so both report the
+    same diagnostics.
     Raises SnncError for unusable input; hardware-rule violations are collected in ``result.diagnostics``.
     """
     if isinstance(target, (CompileOptions, str)) or target is None:
@@ -186,11 +188,13 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     result.timings["assign"] = time.perf_counter() - t2
     result.notes = ctx.notes
 
-    if until == "quantize" and result.fits:
+    if result.fits:  # check quantizes too, so that it reports (and refuses) exactly what compile does
         from .quantize import quantize_chip
 
         t3 = time.perf_counter()
-        result.chip = quantize_chip(chip, target, options, result.diagnostics)
+        quantized = quantize_chip(chip, target, options, result.diagnostics)
+        if until == "quantize":
+            result.chip = quantized
         result.timings["quantize"] = time.perf_counter() - t3
     return result
 

@@ -168,8 +168,8 @@ def test_multispike_warning_only_when_a_weight_exceeds_the_threshold():
         return model(Conv2d("c", weight=np.full((2, 2, 1, 1), 1.5)), IAF("s", threshold=1.0, spike_mode="multi"),
                      shape=(2, 4, 4))
 
-    r = run_pipeline(g(), CompileOptions(clip=False))
-    assert [(w.rule, w.layer) for w in r.diagnostics.warnings] == [("spike_mode", "c")]
+    r = run_pipeline(g(), CompileOptions(clip=False))  # (also a quantization warning: the weights limit the scale)
+    assert [(w.rule, w.layer) for w in r.diagnostics.warnings if w.rule != "quantization"] == [("spike_mode", "c")]
     r = run_pipeline(g(), CompileOptions())  # clipped to the threshold: MultiSpike and the chip agree
     assert "spike_mode" not in {w.rule for w in r.diagnostics.warnings}
 

@@ -285,7 +285,7 @@ def _zip_pt(path: Path, pkl: bytes, compress=zipfile.ZIP_STORED):
 
 
 def test_pickle_opcode_bomb_stops_early(cli, work, monkeypatch):
-    from snnc.compiler.frontends import loader
+    from snnc.compiler.frontends import safe_pickle as loader
 
     monkeypatch.setattr(loader, "MAX_PICKLE_OPS", 10_000)
     model = _zip_pt(work / "ops.pt", b"\x80\x02" + b"(0" * 20_000 + b"N.")
@@ -300,7 +300,7 @@ def test_pickle_zip_bomb_stops_early(cli, work):
 
 
 def test_pickle_larger_than_the_bound(cli, work, monkeypatch):
-    from snnc.compiler.frontends import loader
+    from snnc.compiler.frontends import safe_pickle as loader
 
     monkeypatch.setattr(loader, "MAX_PICKLE_BYTES", 1000)
     model = _zip_pt(work / "big.pt", b"\x80\x02" + b"(0" * 1000 + b"N.")
