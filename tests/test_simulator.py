@@ -93,14 +93,18 @@ def test_pooling_shift_monitor_and_depth_first_order(ref):
     w1[2, 1] = 9  # input feature 1 (= 0 + shift) -> output feature 2
     l1 = C.layer(w1, (2, 2), threshold_high=9, monitor=True)
     l0["destinations"][0]["feature_shift"] = 1
-    cfg = C.config({0: l0, 1: C.layer(w1, (2, 2), threshold_high=9, monitor=True)})
+    cfg = C.config({0: l0, 1: l1})
     r = run(cfg, make_events([3, 0], [2, 1], [10, 20], [0, 0]), ref)
     out = [tuple(int(v) for v in e) for e in r.output_events]
     # depth-first: event 1's whole cascade, then event 2's; un-pooled coordinates for core 0, pooled into core 1
     assert out == [(10, 0, 0, 3, 2), (10, 1, 2, 1, 1), (20, 0, 0, 0, 1), (20, 1, 2, 0, 0)]
     assert r.input_events_per_core == {0: 2, 1: 2}
     assert r.spike_counts[1][2, 1, 1] == 1 and r.spike_counts[1].sum() == 2
-    assert l1["monitor_enable"]
+    # monitor_enable decides what leaves the chip: core 1 unmonitored still spikes, but only core 0's events come out
+    l1_quiet = C.layer(w1, (2, 2), threshold_high=9, monitor=False)
+    r = run(C.config({0: l0, 1: l1_quiet}), make_events([3, 0], [2, 1], [10, 20], [0, 0]), ref)
+    assert [tuple(int(v) for v in e) for e in r.output_events] == [(10, 0, 0, 3, 2), (20, 0, 0, 0, 1)]
+    assert r.spike_counts[1].sum() == 2
 
 
 @pytest.mark.parametrize("ref", BOTH)
