@@ -240,3 +240,36 @@ def test_cli_bad_input_exits_2_with_one_line(files, capsys):
     assert len(err) == 1 and "x=99" in err[0]
     assert not (tmp / "o.npz").exists()
     assert main(["simulate", str(tmp / "missing.json"), "--events", str(tmp / "ev.npy")]) == 2
+
+
+def test_congestion_balancer_is_said_not_ignored(tmp_path, capsys):
+    """A configuration (written by another tool) that turns the input congestion balancer on: the chip then drops
+    events while a core is busy (timing the simulator does not model), so simulate says so in one warning line
+    naming the core, and still runs (as with the balancer off)."""
+    import warnings
+
+    from snnc.runtime.simulator import program_from_config
+
+    cfg = one_neuron(127)
+    cfg["cnn_layers"][0]["input_congestion_balancer_enable"] = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prog = program_from_config(cfg)
+    assert prog.congestion_balanced == (0,)
+    assert [str(w.message) for w in caught if "congestion" in str(w.message)][0].startswith(
+        "configuration: input_congestion_balancer_enable is on for core 0")
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cfg))
+    events = tmp_path / "ev.npy"
+    from snnc.runtime.events import save_events
+
+    save_events(events, make_events([0], [0], [10], [0]))
+    capsys.readouterr()
+    assert main(["simulate", str(path), "--events", str(events)]) == 0
+    err = capsys.readouterr().err
+    assert [ln for ln in err.splitlines() if "congestion" in ln] and "does not model" in err
+    cfg["cnn_layers"][0]["input_congestion_balancer_enable"] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert program_from_config(cfg).congestion_balanced == ()
+    assert not [w for w in caught if "congestion" in str(w.message)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,19 @@ class SimProgram:
     input_pooling: int = 1  # snnc.input.pooling: core input only, (x, y) -> (x // p, y // p) before delivery
     max_events: int | None = None  # spikes one input event may cause (None: budget.default_max_events)
     max_total_events: int | None = None  # spikes in all (None: max(5e7, 1000 per input event))
+    #: cores whose input congestion balancer is on: the chip drops events while they are busy (not simulated)
+    congestion_balanced: tuple[int, ...] = ()
 
+
+
+def congestion_warning(cores) -> str:
+    """One line for a configuration that turns the input congestion balancer on (SPECK.md section 8: it drops
+    input events while a core is busy, which depends on timing the simulators do not model)."""
+    which = ", ".join(map(str, cores))
+    return (f"configuration: input_congestion_balancer_enable is on for core{'s' * (len(cores) != 1)} {which}: the "
+            "chip then drops input events while a core is busy, which depends on timing the simulator does not model; "
+            "it delivers every event, so its results are those of the chip with the balancer off (turn it off for "
+            "results the chip reproduces)")
 
 
 def _get(d, *keys, where="", default=KeyError):
@@ -178,6 +191,11 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
                 raise SnncError(f"configuration: core {c.core} sends spikes to layer {layer}, which is not a used "
                                 f"core (used: {sorted(cores)}; the readout is {chip.readout_layer})")
 
+    balanced = tuple(i for i, L in enumerate(cfg.get("cnn_layers") or []) if i in cores
+                     and L.get("input_congestion_balancer_enable"))
+    if balanced:
+        warnings.warn(congestion_warning(balanced), UserWarning, stacklevel=2)
+
     meta = cfg.get("snnc") or {}
     inp = meta.get("input") or {}
     dvs_cfg = cfg.get("dvs_layer") or {}
@@ -239,4 +257,4 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
     pool = int(inp.get("pooling", 1) or 1) if source == "core" else 1
     return SimProgram(chip, cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
                        None if slow_clock_hz is None else float(slow_clock_hz), bool(leak_can_fire),
-                       overflow == "saturate", max(pool, 1))
+                       overflow == "saturate", max(pool, 1), congestion_balanced=balanced)
