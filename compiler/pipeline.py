@@ -19,21 +19,39 @@ from .ir import Graph
 from .mapping import assign_cores
 from .memory import memory_row
 from .options import check_options, check_quantize
-from .passes.chip_passes import CHIP_PASSES
-from .passes.dvs_passes import DVS_PASSES
-from .passes.graph_passes import GRAPH_PASSES
+from .passes import chip_passes as cp
+from .passes import dvs_passes as dp
+from .passes import graph_passes as gp
 from .passes.group import group_chip_layers
 from .sanity import check_values
 
-ALL_GRAPH_PASSES = {**GRAPH_PASSES, **DVS_PASSES}
-
+#: Each family's passes, in order: the one place a pass is registered (a function ``(graph, ctx) -> graph`` in
+#: ``passes/graph_passes.py`` / ``dvs_passes.py``, or ``(chip, ctx) -> chip`` in ``passes/chip_passes.py``).
 PIPELINES = {
     "speck": {
-        "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools",
-                  "avgpool_to_sumpool", "lower_linear", "merge_pools", "absorb_dvs_pooling"],
-        "chip": ["strip_biases", "clip_weights"],
+        "graph": [dp.insert_dvs, gp.convert_ann, gp.fold_batchnorm, gp.collapse_neuron_params,
+                  gp.drop_identity_pools, gp.avgpool_to_sumpool, gp.lower_linear, gp.merge_pools,
+                  dp.absorb_dvs_pooling],
+        "chip": [cp.strip_biases, cp.clip_weights],
     },
 }
+
+
+def pass_names(family: str = "speck", stage: str = "graph") -> list[str]:
+    return [f.__name__ for f in PIPELINES[family][stage]]
+
+
+def run_graph_passes(graph: Graph, ctx, family: str = "speck", only=None) -> Graph:
+    """Run ``family``'s graph passes in the pipeline's order (``only``: just those named, still in that order; e.g.
+    ``snnc convert`` folds an ANN with the passes that keep its float function)."""
+    if only is not None:
+        unknown = set(only) - set(pass_names(family))
+        if unknown:
+            raise ValueError(f"no graph pass named {sorted(unknown)} in PIPELINES[{family!r}]")
+    for fn in PIPELINES[family]["graph"]:
+        if only is None or fn.__name__ in only:
+            graph = fn(graph, ctx)
+    return graph
 
 
 @dataclass
@@ -166,15 +184,13 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.diagnostics.extend(bad_values)
         result.graph = graph
         return result
-    stages = PIPELINES[target.family]
-    for name in stages["graph"]:
-        graph = ALL_GRAPH_PASSES[name](graph, ctx)
+    graph = run_graph_passes(graph, ctx, target.family)
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)
     rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
-    for name in stages["chip"]:
-        chip = CHIP_PASSES[name](chip, ctx)
+    for chip_pass in PIPELINES[target.family]["chip"]:
+        chip = chip_pass(chip, ctx)
     result.diagnostics.extend(check_chip(chip, target))
     result.chip = chip
     result.timings["passes"] = time.perf_counter() - t1
@@ -199,4 +215,4 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     return result
 
 
-__all__ = ["PIPELINES", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "OUTPUT"]
+__all__ = ["PIPELINES", "run_graph_passes", "pass_names", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "OUTPUT"]

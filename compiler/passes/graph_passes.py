@@ -287,14 +287,3 @@ def merge_pools(graph: Graph, ctx) -> Graph:
 
 def _plain(p) -> bool:
     return p.stride == p.kernel and p.padding == (0, 0)
-
-
-GRAPH_PASSES = {
-    "convert_ann": convert_ann,
-    "drop_identity_pools": drop_identity_pools,
-    "fold_batchnorm": fold_batchnorm,
-    "collapse_neuron_params": collapse_neuron_params,
-    "avgpool_to_sumpool": avgpool_to_sumpool,
-    "lower_linear": lower_linear,
-    "merge_pools": merge_pools,
-}

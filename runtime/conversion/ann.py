@@ -39,10 +39,10 @@ def load_ann(ann, input_shape=None, trust: bool = False) -> Graph:
                         "residual additions")
     graph.validate()
     ctx = SimpleNamespace(diags=Diagnostics(), folded={}, notes=[], options=None)
-    from snnc.compiler.passes.graph_passes import GRAPH_PASSES
+    from snnc.compiler.pipeline import run_graph_passes
 
-    for name in ("fold_batchnorm", "avgpool_to_sumpool"):
-        graph = GRAPH_PASSES[name](graph, ctx)
+    # the compiler's own passes that keep the ANN's float function, in the pipeline's order
+    graph = run_graph_passes(graph, ctx, only={"fold_batchnorm", "avgpool_to_sumpool"})
     left = [n.name for n in graph.nodes() if isinstance(n, (BatchNorm, AvgPool))]
     if left:
         raise SnncError(f"cannot fold {', '.join(left)}: a BatchNorm must directly follow a Conv2d/Linear that "
