@@ -147,18 +147,23 @@ def _one_of(values) -> str:
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
-GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared]
+def rule_average_pooling(graph: Graph, target, d: Diagnostics) -> None:
+    """An AvgPool left after the passes: it could not become sum pooling (avgpool_to_sumpool)."""
+    for name in graph.node_names():
+        if isinstance(graph[name], AvgPool):
+            d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
+                    "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
+                    limit="SumPool")
+
+
+GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared,
+                               rule_average_pooling]
 
 
 def check_graph(graph: Graph, target) -> Diagnostics:
     d = Diagnostics()
     for rule in GRAPH_RULES:
         rule(graph, target, d)
-    for name in graph.node_names():  # AvgPool that could not become SumPool
-        if isinstance(graph[name], AvgPool):
-            d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
-                    "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
-                    limit="SumPool")
     return d
 
 
