@@ -30,6 +30,8 @@ def rule_recurrence(graph: Graph, target, d: Diagnostics) -> None:
 def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
+        if isinstance(node, Unsupported) and node.rule == "neuron_model":
+            continue  # reported by rule_neuron_model
         if isinstance(node, Unsupported):
             d.error("unsupported_layer", name, f"{node.op} cannot run on {target.name}"
                     + (f" ({node.detail})" if node.detail else ""),
@@ -46,7 +48,11 @@ def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
 def rule_neuron_model(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
-        if isinstance(node, LIF):
+        if isinstance(node, Unsupported) and node.rule == "neuron_model":
+            d.error("neuron_model", name, f"{node.op} neurons cannot run on {target.name}: {node.detail}",
+                    node.hint or "use integrate-and-fire neurons (IAF / NIR IF)", measured=node.measured or node.op,
+                    limit="IAF (no leak; reset to zero or subtract; fires at v >= threshold)")
+        elif isinstance(node, LIF):
             d.error("neuron_model", name, f"LIF neurons (tau_mem {float(np.max(node.tau_mem)):g}) do not exist on "
                     f"{target.name}: its neurons are integrate-and-fire", "replace LIF by sinabs IAF/IAFSqueeze and "
                     "fine-tune, or train with `snnc train`", measured="LIF", limit="IAF")
@@ -303,7 +309,7 @@ def rule_layer_count(chip: ChipModel, t, d: Diagnostics) -> None:
                 limit=t.n_cores)
 
 
-def check_chip(chip: ChipModel, target) -> Diagnostics:
+def check_chip(chip: ChipModel, target, graph_reported: bool = False) -> Diagnostics:
     d = Diagnostics()
     rule_layer_count(chip, target, d)
     rule_spike_mode(chip, target, d)
@@ -314,9 +320,10 @@ def check_chip(chip: ChipModel, target) -> Diagnostics:
     if not chip.layers and chip.dvs is not None:
         pass  # the DVS layer alone (sinabs maps it): its output is monitored, no core is used
     elif not chip.layers:
-        d.error("neuron_model", None, "the model has no layer that can run on a core",
-                "a Speck model is a chain of Conv2d/Linear layers each followed by an IAF layer", measured=0,
-                limit=">= 1")
+        if not graph_reported:  # else the graph rules have said why already
+            d.error("neuron_model", None, "the model has no layer that can run on a core",
+                    "a Speck model is a chain of Conv2d/Linear layers each followed by an IAF layer", measured=0,
+                    limit=">= 1")
     elif not any(dest.layer == OUTPUT for layer in chip.layers for dest in layer.destinations):
         d.warning("destinations", chip.layers[-1].name, "no chip layer reaches the model output")
     return d

@@ -460,6 +460,11 @@ class Unsupported(Node):
     op: str = ""
     detail: str = ""
     shape: tuple | None = None
+    #: the rule that reports it: ``unsupported_layer`` (a layer kind the chip lacks) or ``neuron_model`` (a neuron
+    #: whose dynamics the chip's cannot reproduce; then ``hint`` and ``measured`` say what to change)
+    rule: str = "unsupported_layer"
+    hint: str = ""
+    measured: object = None
     kind = "Unsupported"
 
     def __post_init__(self):

@@ -74,6 +74,7 @@ class CompileOptions:
     readout: bool = False  # --readout
     decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
     trust: bool = False  # --trust
+    nir_dt: float | None = None  # --nir-dt SECONDS: the time step a NIR graph was exported with (where r != 1)
 
 
 @dataclass
@@ -129,6 +130,7 @@ class CompileResult:
             "target": self.target.name, "fits": self.fits, "layers": self.layers_json(),
             "violations": [d.to_json() for d in self.diagnostics.errors],
             "warnings": [d.to_json() for d in self.diagnostics.warnings],
+            "notes": list(self.notes),
         })
 
 
@@ -137,7 +139,7 @@ def _load(model, options: CompileOptions) -> Graph:
         return model.copy()
     from .frontends.loader import load_model
 
-    return load_model(model, input_shape=options.input_shape, trust=options.trust)
+    return load_model(model, input_shape=options.input_shape, trust=options.trust, nir_dt=options.nir_dt)
 
 
 def _model_options(options: CompileOptions, meta: dict) -> CompileOptions:
@@ -170,19 +172,22 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     options = result.options = _model_options(options, graph.meta)
     result.source = dict(graph.meta)
     result.timings["load"] = time.perf_counter() - t0
-    ctx = PassContext(target=target, options=options, diags=result.diagnostics)
+    ctx = PassContext(target=target, options=options, diags=result.diagnostics,
+                      notes=list(graph.meta.get("notes") or []))  # how the frontend read the file
 
     t1 = time.perf_counter()
     if graph.cycles():
         check = check_graph(graph, target)
         result.diagnostics.extend([d for d in check if d.rule == "recurrence"])
         result.graph = graph
+        result.notes = ctx.notes
         return result
     graph.validate()
     bad_values = check_values(graph)
     if bad_values.errors:  # stop here: no pass may compute on NaN / inf / zero thresholds
         result.diagnostics.extend(bad_values)
         result.graph = graph
+        result.notes = ctx.notes
         return result
     graph = run_graph_passes(graph, ctx, target.family)
     result.graph = graph
@@ -191,7 +196,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
     for chip_pass in PIPELINES[target.family]["chip"]:
         chip = chip_pass(chip, ctx)
-    result.diagnostics.extend(check_chip(chip, target))
+    result.diagnostics.extend(check_chip(chip, target, graph_reported=bool(result.diagnostics.errors)))
     result.chip = chip
     result.timings["passes"] = time.perf_counter() - t1
 

@@ -37,6 +37,7 @@ class Job:
     config_json: str
     crop: tuple | None = None
     downsample: int | None = None
+    neurobench_dt_us: int | None = None  # also count NeuroBench's metrics (runtime/neurobench_metrics.py)
 
     @property
     def key(self) -> str:
@@ -61,23 +62,28 @@ def _simulator(job: Job):
     return sim
 
 
-def run_sample(job: Job, path: str) -> tuple[list[int], int]:
-    """(output spikes per feature, input events) of one event file."""
+def run_sample(job: Job, path: str) -> tuple[list[int], int, dict | None]:
+    """(output spikes per feature, input events, NeuroBench counts or None) of one event file."""
     from snnc.runtime.eventfit import events_for_simulator
 
     sim = _simulator(job)
     base = sim.program
+    nb = None
     try:
         ev, _ = events_for_simulator(sim, path, job.crop, job.downsample)
-        res = sim.run(ev)
+        res = sim.run(ev, spikes=job.neurobench_dt_us is not None)
+        if job.neurobench_dt_us is not None:
+            from .neurobench_metrics import sample_counts
+
+            nb = sample_counts(sim.program, sim.prepare_events(ev), res, job.neurobench_dt_us)
     finally:
         sim.program = base
     out = res.output_events
     counts = np.bincount(out["feature"].astype(np.int64), minlength=1) if len(out) else np.zeros(1, np.int64)
-    return counts.tolist(), int(len(ev))
+    return counts.tolist(), int(len(ev)), nb
 
 
-def run_chunk(job: Job, paths: list[str]) -> list[tuple[list[int], int]]:
+def run_chunk(job: Job, paths: list[str]) -> list[tuple[list[int], int, dict | None]]:
     return [run_sample(job, p) for p in paths]
 
 
@@ -101,7 +107,7 @@ def _progress(total: int, enabled: bool):
 
 
 def run_samples(job: Job, paths: list[str], workers: int = 1, scheduler=None, progress: bool = False,
-                chunk: int | None = None) -> list[tuple[list[int], int]]:
+                chunk: int | None = None) -> list[tuple[list[int], int, dict | None]]:
     """Run every file of ``paths`` and return the results in the same order."""
     n = len(paths)
     results: list = [None] * n
@@ -191,18 +197,19 @@ def load_model_config(model_or_config: str | Path, target: str = DEFAULT_TARGET)
 
         return load_config(p)
     from snnc.compiler.frontends.loader import load_model
-    from snnc.compiler.pipeline import CompileOptions, compile_model
+    from snnc.targets.compile import CompileOptions, compile_model
 
     return compile_model(load_model(p), CompileOptions(target=target))
 
 
 def evaluate_dataset(config: dict, dataset, limit: int | None = None, workers: int | None = None, scheduler=None,
-                     crop=None, downsample=None, progress: bool = False) -> dict:
+                     crop=None, downsample=None, progress: bool = False, neurobench_dt_us: int | None = None) -> dict:
     """Chip accuracy of ``config`` over ``dataset`` (an :class:`~snnc.runtime.datasets.EventDataset` or a folder).
 
     Returns ``{"chip_accuracy", "samples", "per_class", "confusion", "events_per_sample", "seconds",
     "samples_per_second", "workers", "predictions"}``; ``predictions`` holds one row per sample (file, label,
-    prediction, input events, output spikes)."""
+    prediction, input events, output spikes).  With ``neurobench_dt_us`` also ``"neurobench"``: NeuroBench's
+    metrics on the simulated chip in bins of that many us (:func:`.neurobench_metrics.summarize`)."""
     from .datasets import EventDataset, open_dataset
 
     ds = dataset if isinstance(dataset, EventDataset) else open_dataset(dataset)
@@ -212,15 +219,19 @@ def evaluate_dataset(config: dict, dataset, limit: int | None = None, workers: i
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise SnncError(f"--workers must be >= 1, got {workers}")
-    job = Job(json.dumps(config, sort_keys=True), tuple(crop) if crop else None, downsample)
+    if neurobench_dt_us is not None:
+        from .neurobench_metrics import check_dt
+
+        neurobench_dt_us = check_dt(neurobench_dt_us)
+    job = Job(json.dumps(config, sort_keys=True), tuple(crop) if crop else None, downsample, neurobench_dt_us)
     paths = [str(p) for p in ds.files[:n]]
     t0 = time.perf_counter()
     results = run_samples(job, paths, workers=workers, scheduler=scheduler, progress=progress)
     seconds = time.perf_counter() - t0
     labels = ds.labels[:n]
-    preds = np.array([int(np.argmax(c)) for c, _ in results], np.int64)
-    spikes = [int(sum(c)) for c, _ in results]
-    events = np.array([e for _, e in results], np.int64)
+    preds = np.array([int(np.argmax(r[0])) for r in results], np.int64)
+    spikes = [int(sum(r[0])) for r in results]
+    events = np.array([r[1] for r in results], np.int64)
     n_cls = len(ds.classes)
     size = max(n_cls, int(preds.max()) + 1 if n else 0)
     confusion = np.zeros((size, size), np.int64)
@@ -233,11 +244,16 @@ def evaluate_dataset(config: dict, dataset, limit: int | None = None, workers: i
     rows = [{"index": i, "file": str(Path(paths[i]).relative_to(ds.root)) if Path(paths[i]).is_relative_to(ds.root)
              else paths[i], "label": int(labels[i]), "prediction": int(preds[i]), "input_events": int(events[i]),
              "output_spikes": spikes[i]} for i in range(n)]
-    return {"chip_accuracy": float(np.mean(preds == labels)), "samples": int(n), "per_class": per_class,
-            "confusion": confusion.tolist(), "events_per_sample": float(events.mean()), "seconds": seconds,
-            "samples_per_second": n / seconds if seconds > 0 else None,
-            "workers": "dask" if scheduler is not None else workers, "classes": list(ds.classes),
-            "predictions": rows}
+    out = {"chip_accuracy": float(np.mean(preds == labels)), "samples": int(n), "per_class": per_class,
+           "confusion": confusion.tolist(), "events_per_sample": float(events.mean()), "seconds": seconds,
+           "samples_per_second": n / seconds if seconds > 0 else None,
+           "workers": "dask" if scheduler is not None else workers, "classes": list(ds.classes),
+           "predictions": rows}
+    if neurobench_dt_us is not None:
+        from .neurobench_metrics import report
+
+        out["neurobench"] = report(config, [r[2] for r in results], neurobench_dt_us, out["chip_accuracy"])
+    return out
 
 
 def write_predictions(path, rows: list[dict]) -> None:

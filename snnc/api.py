@@ -6,11 +6,13 @@ from typing import Any
 from snnc.targets.speck import DEFAULT_TARGET
 
 
-def load(path: str | Path, input_shape=None, trust: bool = False):
-    """Read a model file (.pt, .nir, .onnx) into the graph IR.  Refuses unknown pickled classes unless ``trust``."""
+def load(path: str | Path, input_shape=None, trust: bool = False, nir_dt: float | None = None):
+    """Read a model file (.pt, .nir, .onnx) into the graph IR.  Refuses unknown pickled classes unless ``trust``.
+    ``nir_dt``: the time step (seconds) a NIR graph was exported with, where its neurons have ``r != 1``.
+    ``graph.meta["notes"]`` says how a NIR file was read."""
     from snnc.compiler.frontends.loader import load_model
 
-    return load_model(path, input_shape=input_shape, trust=trust)
+    return load_model(path, input_shape=input_shape, trust=trust, nir_dt=nir_dt)
 
 
 def check(model, target: str = DEFAULT_TARGET, **options):

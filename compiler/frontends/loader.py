@@ -34,19 +34,20 @@ def sha256_of(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-def load_model(model, input_shape=None, trust: bool = False) -> Graph:
+def load_model(model, input_shape=None, trust: bool = False, nir_dt: float | None = None) -> Graph:
     """Read ``model`` (a path, an ``nn.Module`` or a ``nir.NIRGraph``) into a validated graph IR.
 
     ``input_shape``: ``(C, H, W)`` or ``(N,)`` (a tuple or text such as ``"2,34,34"``); needed for torch models
     unless the file stores it or the first layer is a Linear.  ``trust``: unpickle ``.pt`` files fully even when
-    they name classes outside the allow-list (runs code from the file).
+    they name classes outside the allow-list (runs code from the file).  ``nir_dt``: the time step (seconds) a NIR
+    graph was exported with, needed where its neurons have ``r != 1`` (``--nir-dt``).
 
     ``graph.meta`` gets ``format`` ("torch" / "nir"), ``path`` and ``sha256`` (both None for objects).
     Every unusable input raises SnncError with one line naming the file and what to do.
     """
     shape = parse_shape(input_shape) if input_shape is not None else None
     if not isinstance(model, (str, Path)):
-        return _load_object(model, shape)
+        return _load_object(model, shape, nir_dt)
 
     path = Path(model)
     if path.is_dir():
@@ -86,7 +87,7 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
 
         nir_graph = read_nir(path)
         try:
-            graph = from_nir(nir_graph, input_shape=shape, name=path.stem)
+            graph = from_nir(nir_graph, input_shape=shape, name=path.stem, dt=nir_dt)
         except SnncError as e:
             raise SnncError(f"{path}: {e}") from None
         except _MALFORMED as e:  # a hand-made or damaged file: say so in one line, never a traceback
@@ -97,7 +98,7 @@ def load_model(model, input_shape=None, trust: bool = False) -> Graph:
     return graph
 
 
-def _load_object(obj, shape) -> Graph:
+def _load_object(obj, shape, nir_dt=None) -> Graph:
     try:
         import torch.nn as nn
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -110,10 +111,12 @@ def _load_object(obj, shape) -> Graph:
         return graph
     import nir
 
-    if isinstance(obj, nir.NIRGraph):
+    from .nir_frontend import NirModel
+
+    if isinstance(obj, (nir.NIRGraph, NirModel)):
         from .nir_frontend import from_nir
 
-        graph = from_nir(obj, input_shape=shape)
+        graph = from_nir(obj, input_shape=shape, dt=nir_dt)
         graph.meta.update({"format": "nir", "path": None, "sha256": None})
         return graph
     raise SnncError(f"cannot load a {type(obj).__name__}: pass a file path (.pt, .pth, .nir), a torch nn.Module "

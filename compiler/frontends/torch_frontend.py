@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import SnncError
 from ..ir import (DVS, IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU,
                   SumPool, Unsupported)
+from . import framework_neurons as fwn
 from .shape import parse_shape
 
 _DROP = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Identity")
@@ -258,10 +259,14 @@ HANDLERS = {
 
 
 def _handler(m):
-    """The handler for a module: by class name, for torch.nn and sinabs classes only (not look-alikes)."""
+    """The handler for a module: by class name, for torch.nn and sinabs classes only (not look-alikes), and for
+    SpikingJelly's step-mode wrappers by the torch.nn class they subclass (``fwn.torch_base``)."""
     import torch.nn as nn
 
     mod = type(m).__module__
+    base = fwn.torch_base(m)
+    if base is not None:
+        return HANDLERS.get(base)
     if not (mod.startswith("torch.nn.") or mod.startswith("sinabs.") or mod == __package__ + ".sinabs_dvs"):
         return None
     if isinstance(m, nn.LPPool2d) and not _is_sinabs(m):
@@ -282,6 +287,8 @@ def _make_tracer(opaque: bool):
                 return False
             if _is_sinabs(m) or _handler(m) is not None:
                 return True
+            if fwn.framework(m) is not None and not fwn.is_chain_container(m):
+                return True  # a framework's neuron (or other layer): read whole, never traced into
             if opaque:
                 return True
             return super().is_leaf_module(m, qualname)
@@ -350,9 +357,11 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
     if not isinstance(module, nn.Module):
         raise SnncError(f"expected a torch nn.Module, got {type(module).__name__}")
     root = module
-    if _handler(root) is not None or _is_sinabs(root) or type(root).__module__.startswith("torch.nn."):
+    if (_handler(root) is not None or _is_sinabs(root) or type(root).__module__.startswith("torch.nn.")
+            or fwn.framework(root) is not None):
         if not isinstance(root, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
             root = nn.Sequential(root)  # a single layer: trace it as a one-layer model
+    notes: list = []
     chain = _plain_chain(root)
     if chain is None:
         gm = _trace(root)
@@ -375,7 +384,10 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                         "(or input_shape=(C, H, W))")
     input_shape = parse_shape(input_shape)
     if chain is not None:
-        return _lower_chain(chain, input_shape, name or type(module).__name__)
+        graph = _lower_chain(chain, input_shape, name or type(module).__name__, notes)
+        if notes:
+            graph.meta["notes"] = notes
+        return graph
 
     graph = Graph(name or type(module).__name__)
     ir_name: dict = {}  # fx node -> IR node name of the tensor it produces
@@ -416,7 +428,7 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                 lname = _unique(graph, n.target if k == 0 else f"{n.target}:{k}")
                 if not srcs:
                     continue
-                node = _module_node(lname, m, [shapes[ir_name[s]] for s in srcs])
+                node = _module_node(lname, m, [shapes[ir_name[s]] for s in srcs], notes)
                 if node is None:  # passes its (only) input through
                     ir_name[n] = ir_name[srcs[0]]
                     continue
@@ -446,14 +458,23 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                 for i, s in enumerate(srcs):
                     add(Output(_unique(graph, "output" if i == 0 else f"output_{i}")), [s])
     graph.validate()
+    if notes:
+        graph.meta["notes"] = notes
     return graph
 
 
-def _module_node(lname, m, in_shapes):
+def _module_node(lname, m, in_shapes, notes: list):
     """The IR node of one call of the layer ``m`` on inputs of ``in_shapes``; None when it passes its only input
-    through (Dropout, Identity, a sinabs Merge of one input)."""
+    through (Dropout, Identity, a sinabs Merge of one input).  Interpretations of framework neurons go to
+    ``notes``."""
     if type(m).__name__ in _DROP and type(m).__module__.startswith("torch.nn.") and len(in_shapes) == 1:
         return None
+    if fwn.framework(m) is not None and len(in_shapes) == 1 and fwn.torch_base(m) is None:
+        node = fwn.framework_node(lname, m, in_shapes[0], notes)
+        if node is fwn.PASS:
+            return None
+        if node is not None:
+            return node
     if type(m).__name__ == "Merge" and _is_sinabs(m):
         return Add(lname) if len(in_shapes) > 1 else None
     handler = _handler(m) if len(in_shapes) == 1 else None
@@ -472,18 +493,19 @@ def _plain_chain(root) -> list | None:
     seen: set = set()
 
     def walk(seq, prefix) -> bool:
-        if type(seq) is not nn.Sequential or id(seq) in seen:
+        if not (type(seq) is nn.Sequential or fwn.is_chain_container(seq)) or id(seq) in seen:
             return False
         seen.add(id(seq))
         for key, m in seq._modules.items():
             path = f"{prefix}{key}"
-            if type(m) is nn.Sequential:
+            if type(m) is nn.Sequential or fwn.is_chain_container(m):
                 if not walk(m, path + "."):
                     return False
                 continue
             if m is None or id(m) in seen or isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
                 return False
-            if not (_is_sinabs(m) or _handler(m) is not None or type(m).__module__.startswith("torch.nn.")):
+            if not (_is_sinabs(m) or _handler(m) is not None or type(m).__module__.startswith("torch.nn.")
+                    or fwn.framework(m) is not None):
                 return False
             seen.add(id(m))
             out.append((path, m))
@@ -502,7 +524,7 @@ def _chain_input_shape(chain) -> tuple | None:
     return None
 
 
-def _lower_chain(chain, input_shape, name: str) -> Graph:
+def _lower_chain(chain, input_shape, name: str, notes: list) -> Graph:
     """The graph of a plain chain of layers (:func:`_plain_chain`), named as :func:`from_torch` names traced ones."""
     import torch
 
@@ -512,7 +534,7 @@ def _lower_chain(chain, input_shape, name: str) -> Graph:
     shape = tuple(input_shape)
     with torch.no_grad():
         for path, m in chain:
-            node = _module_node(_unique(graph, path), m, [shape])
+            node = _module_node(_unique(graph, path), m, [shape], notes)
             if node is None:
                 continue
             graph.add(node, [prev])

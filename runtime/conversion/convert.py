@@ -70,10 +70,12 @@ def compile_graph(sg, target: str) -> dict:
 
 
 def chip_run(config: dict, xs: np.ndarray, idx: np.ndarray, encoding: dict, seed: int = 0,
-             keep_counts: bool = False):
+             keep_counts: bool = False, neurobench: tuple[int, list] | None = None):
     """Run the simulator built from ``config`` on the samples ``xs[idx]``.
 
-    Returns ``(output counts [n, F], events per sample [n], {core: counts [n, ...]} or None)``.
+    Returns ``(output counts [n, F], events per sample [n], {core: counts [n, ...]} or None)``.  ``neurobench``:
+    ``(dt_us, list)``: each sample's NeuroBench counts (``runtime/neurobench_metrics.sample_counts``, over the
+    encoding window) are appended to the list.
     """
     from snnc.runtime.simulator import Simulator
 
@@ -88,7 +90,12 @@ def chip_run(config: dict, xs: np.ndarray, idx: np.ndarray, encoding: dict, seed
     per_core: dict | None = {} if keep_counts else None
     for j, i in enumerate(idx):
         ev = encode(xs[i], encoding, int(i), seed)
-        res = sim.run(ev)
+        res = sim.run(ev, spikes=neurobench is not None)
+        if neurobench is not None:
+            from ..neurobench_metrics import sample_counts
+
+            neurobench[1].append(sample_counts(sim.program, sim.prepare_events(ev), res, neurobench[0],
+                                               window_us=int(encoding["duration_us"])))
         n_events[j] = len(ev)
         f = res.output_events["feature"].astype(np.int64)
         counts[j] = np.bincount(f, minlength=n_feat)[:n_feat]

@@ -34,12 +34,14 @@ def _config_of(model, target: str, dvs_input: bool) -> dict:
 
 
 def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: int | None = None,
-                  target: str = DEFAULT_TARGET, seed: int = 0, trust: bool = False, progress: bool = False) -> dict:
+                  target: str = DEFAULT_TARGET, seed: int = 0, trust: bool = False, progress: bool = False,
+                  neurobench_dt_us: int | None = None) -> dict:
     """Chip (and ANN) accuracy on the labelled ``.npz`` file ``data``.
 
     ``encoding``: overrides of the recorded / default encoding (``kind``, ``max_rate_hz``, ``duration_us``) --
     keys set to None keep the recorded value.  Returns ``{"chip_accuracy", "samples", "events_per_sample",
-    "ann_accuracy", "agreement", "encoding", "seconds"}``.
+    "ann_accuracy", "agreement", "encoding", "seconds"}``, and ``"neurobench"`` (NeuroBench's metrics on the simulated
+    chip, bins of ``neurobench_dt_us``) when that is given.
     """
     from .convert import chip_run, predict
     from .module import read_conversion_record
@@ -68,10 +70,15 @@ def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: in
 
         bar = tqdm(total=n, desc="evaluate", unit="sample", dynamic_ncols=True, file=sys.stderr)
     preds, events = [], []
+    nb = None
+    if neurobench_dt_us is not None:
+        from ..neurobench_metrics import check_dt
+
+        nb = (check_dt(neurobench_dt_us), [])
     step = 50
     for a in range(0, n, step):
         idx = np.arange(a, min(a + step, n))
-        counts, n_ev, _ = chip_run(config, x, idx, enc, seed)
+        counts, n_ev, _ = chip_run(config, x, idx, enc, seed, neurobench=nb)
         preds.append(predict(counts))
         events.append(n_ev)
         if bar is not None:
@@ -88,6 +95,11 @@ def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: in
         ann_pred = ann_predictions(g, xa)
         ann_acc = float(np.mean(ann_pred == y[:n]))
         agreement = float(np.mean(ann_pred == chip))
-    return {"chip_accuracy": float(np.mean(chip == y[:n])), "samples": int(n),
-            "events_per_sample": float(np.concatenate(events).mean()), "ann_accuracy": ann_acc,
-            "agreement": agreement, "encoding": enc, "seconds": time.perf_counter() - t0}
+    out = {"chip_accuracy": float(np.mean(chip == y[:n])), "samples": int(n),
+           "events_per_sample": float(np.concatenate(events).mean()), "ann_accuracy": ann_acc,
+           "agreement": agreement, "encoding": enc, "seconds": time.perf_counter() - t0}
+    if nb is not None:
+        from ..neurobench_metrics import report
+
+        out["neurobench"] = report(config, nb[1], nb[0], out["chip_accuracy"])
+    return out

@@ -9,11 +9,11 @@ import numpy as np
 from ...compiler.errors import SnncError
 from ..events import load_events
 from .budget import B_EVENT, RC_LEAK, RC_RUNAWAY, check_limit, leak_work_error, new_budget, runaway_error
-from .kernel import (_P, _P_FIELDS, C_DROP, C_OUT, DVS, RO, STACK_LIMIT, fired_capacity, flags_capacity, kx_position,
+from .kernel import (_P, _P_FIELDS, C_DROP, C_OUT, DVS, LOG, RO, STACK_LIMIT, fired_capacity, flags_capacity, kx_position,
                      run_kernel)
 from .program import SimProgram, SimDvs, program_from_config
 from .reference import ReferenceSimulator
-from .result import SimResult, readout_model, split_outputs, trace_array
+from .result import OUTPUT_DTYPE, SimResult, readout_model, split_outputs, trace_array
 
 
 def kx_order(k: int, sx: int) -> list[int]:
@@ -106,11 +106,13 @@ class Simulator:
     def _dvs_only(self, ev: np.ndarray) -> SimResult:
         return _dvs_only_result(self.program, ev)
 
-    def run(self, events, trace: bool = False, _trace_rows: int | None = None,
+    def run(self, events, trace: bool = False, spikes: bool = False, _trace_rows: int | None = None,
             _out_rows: int | None = None) -> SimResult:
         """Simulate ``events``.  ``trace=True`` also records every delivery (one event arriving at a core) in
-        processing order as ``SimResult.trace`` (:data:`TRACE_DTYPE`); the other results are the same either way."""
+        processing order as ``SimResult.trace`` (:data:`TRACE_DTYPE`); ``spikes=True`` records every spike of every
+        core (before its decimator) as ``SimResult.spike_log``; the other results are the same either way."""
         prog = self.program
+        log_spikes = bool(spikes)  # (``spikes`` below is the kernel's per-core spike counter)
         ev = self.prepare_events(events)
         n = len(ev)
         used = sorted(prog.cores)
@@ -119,6 +121,8 @@ class Simulator:
             res = self._dvs_only(ev)
             if trace:  # no core, no delivery
                 res.trace = trace_array(np.zeros((0, 5), np.int64))
+            if log_spikes:
+                res.spike_log = np.empty(0, OUTPUT_DTYPE)
             return res
         check_ranges(chip)
         P = np.zeros((chip.n_cores, len(_P_FIELDS)), np.int64)
@@ -135,7 +139,8 @@ class Simulator:
                     raise SnncError(f"core {ci}: {what} = {v} is outside the int16 range the chip holds")
             vals = dict(in_c=c.in_shape[0], in_h=c.in_shape[1], in_w=c.in_shape[2], out_f=F, out_h=oh, out_w=ow,
                         k=c.kernel, sy=c.stride[0], sx=c.stride[1], py=c.padding[0], px=c.padding[1],
-                        thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero), mon=int(c.monitor),
+                        thh=c.threshold_high, thl=c.threshold_low, rtz=int(c.return_to_zero),
+                        mon=int(c.monitor) | (2 if log_spikes else 0),
                         dec_n=c.decimator, n_dest=len(c.destinations), w_off=w_off, s_off=s_off, used=1,
                         leak=int(c.leak_enable), col=col, cyc=int(ci in cyclic))
             for j, (layer, pool, shift) in enumerate(c.destinations[:2]):
@@ -204,8 +209,17 @@ class Simulator:
                             "events; the configuration probably has a recurrent loop that keeps firing")
         self._out_per_event = n_out / max(n, 1)
         if (trace and trn[1]) or n_out > len(out):  # the trace or the outputs outgrew their buffers: run again
-            return self.run(events, trace=trace, _trace_rows=int(trn[0]) if trace else None, _out_rows=n_out)
+            return self.run(events, trace=trace, spikes=log_spikes, _trace_rows=int(trn[0]) if trace else None,
+                            _out_rows=n_out)
         rows = out[:n_out]
+        log = rows[:, 1] <= LOG
+        spike_log = None
+        if log_spikes:
+            spike_log = np.empty(int(log.sum()), OUTPUT_DTYPE)
+            lr = rows[log]
+            for j, name in enumerate(OUTPUT_DTYPE.names):
+                spike_log[name] = LOG - lr[:, 1] if name == "layer" else lr[:, j]
+            rows = rows[~log]
         rows[rows[:, 1] == RO, 1] = chip.readout_layer
         rows[rows[:, 1] == DVS, 1] = chip.dvs_layer
         outputs, ro_events = split_outputs(rows, chip.readout_layer)
@@ -221,7 +235,7 @@ class Simulator:
                          {c: int(synops[c]) for c in used}, {c: int(spikes[c]) for c in used},
                          ev["t"].astype(np.int64), {c: ev_syn[:, j] for j, c in enumerate(used)}, ro_events,
                          readout_model(prog, ro_events, t_end), int(dropped), sim_seconds, n,
-                         trace=trace_array(tr[:trn[0]]) if trace else None)
+                         trace=trace_array(tr[:trn[0]]) if trace else None, spike_log=spike_log)
 
 
 def _dvs_only_result(prog: SimProgram, ev: np.ndarray) -> SimResult:

@@ -50,6 +50,9 @@ INT16_MAX = neuron.INT16_MAX
 #: layer ``DVS`` is a monitored DVS event.  The driver maps them to and from the target's own ids.
 RO = -1
 DVS = -2
+#: ``P[core, MON]`` bits: 1 = monitored (its passed spikes are output rows), 2 = spike log (every spike, before the
+#: decimator, is a row with layer ``LOG - core``; ``Simulator.run(..., spikes=True)``).
+LOG = -16
 #: The counters array ``ctr``: output rows made, events dropped (outside a destination's input).
 C_OUT, C_DROP = 0, 1
 # stack frame columns: core, c, x, y, o, oy, ox (next target), oy0, oy1, ox0, ox1 (target ranges).  For a core with
@@ -186,12 +189,14 @@ def _emit(P, stack, sp, core, o, oy, ox, t, row, counts, dec, spikes, in_ev, syn
     budget[B_COUNT] += 1
     if budget[B_COUNT] - budget[B_START] > budget[B_PER_EVENT] or budget[B_COUNT] > budget[B_TOTAL]:
         return RC_RUNAWAY
+    if P[core, MON] & 2:
+        _record(out, ctr, t, LOG - core, o, ox, oy)
     if P[core, DEC_N] > 0:
         dec[core] += 1
         if dec[core] < P[core, DEC_N]:
             return sp
         dec[core] = 0
-    if P[core, MON] != 0:
+    if P[core, MON] & 1:
         _record(out, ctr, t, core, o, ox, oy)
         if src >= 0 and src < tr.shape[0]:
             tr[src, 4] += 1

@@ -89,6 +89,7 @@ class ReferenceSimulator:
         b[B_COUNT] += 1
         if b[B_COUNT] - b[B_START] > b[B_PER_EVENT] or b[B_COUNT] > b[B_TOTAL]:
             raise _Stop
+        self.spike_rows.append((t, core, o, x, y))  # the spike log: every spike, before the decimator
         if L.decimator:
             self.decimator[core] += 1
             if self.decimator[core] < L.decimator:
@@ -163,7 +164,7 @@ class ReferenceSimulator:
         return f, x, y
 
     # --- driver -----------------------------------------------------------------------------------------------
-    def run(self, events, trace: bool = False) -> SimResult:
+    def run(self, events, trace: bool = False, spikes: bool = False) -> SimResult:
         prog = self.program
         ev = self.prepare_events(events)
         used = sorted(prog.cores)
@@ -172,7 +173,7 @@ class ReferenceSimulator:
         self.in_events = {c: 0 for c in used}
         self.synops = {c: 0 for c in used}
         self.decimator = {c: 0 for c in used}
-        self.rows, self.dropped, self.trace = [], 0, []
+        self.rows, self.dropped, self.trace, self.spike_rows = [], 0, [], []
         event_synops = {c: np.zeros(len(ev), np.int64) for c in used}
         leaky = any(prog.cores[c].leak_enable for c in used) and prog.slow_clock_hz
         self.budget = new_budget(prog, len(ev))
@@ -191,7 +192,9 @@ class ReferenceSimulator:
         return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
                          {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,
                          ro_events, readout_model(prog, ro_events, t_end), self.dropped, sim_seconds, len(ev),
-                         trace=trace_array(self.trace) if trace else None)
+                         trace=trace_array(self.trace) if trace else None,
+                         spike_log=split_outputs(np.asarray(self.spike_rows, np.int64).reshape(-1, 5), -1)[0]
+                         if spikes else None)
 
     def _run_events(self, ev, used, leaky, event_synops):
         prog = self.program

@@ -54,6 +54,9 @@ class SimResult:
       ``synops`` it caused on that core, ``parent`` the row of the delivery whose spike sent it (-1: an input
       event, or a spike fired by a leak tick), ``outputs`` the monitored output events its spikes became.  A
       parent always comes before its children.  The bandwidth queue model (``compiler/queue_model.py``) runs on it.
+    * ``spike_log`` -- with ``run(events, spikes=True)``: every spike of every core, before its decimator, in
+      processing order, :data:`OUTPUT_DTYPE` with ``layer`` the core and un-pooled coordinates (the NeuroBench
+      metrics, ``runtime/neurobench_metrics.py``, count activations per time bin on it).
     """
 
     output_events: np.ndarray
@@ -70,6 +73,7 @@ class SimResult:
     sim_seconds: float = 0.0
     n_input_events: int = 0
     trace: np.ndarray | None = None
+    spike_log: np.ndarray | None = None
 
     def synop_times(self, core: int) -> tuple[np.ndarray, np.ndarray]:
         """``(event_t, synops)``: for each input event, its time (us) and the synops it caused on ``core``."""

@@ -84,15 +84,16 @@ def _predict(counts: np.ndarray) -> np.ndarray:
     return np.argmax(counts, axis=-1)
 
 
-def chip_run(sim, events: np.ndarray, n_classes: int):
-    """One simulator run: (output spikes per class -- the exit core's output features --, the run's result)."""
-    res = sim.run(events)
+def chip_run(sim, events: np.ndarray, n_classes: int, spikes: bool = False):
+    """One simulator run: (output spikes per class -- the exit core's output features --, the run's result);
+    ``spikes``: with the spike log (NeuroBench's counts)."""
+    res = sim.run(events, spikes=spikes)
     out = res.output_events
     return np.bincount(out["feature"].astype(np.int64), minlength=n_classes)[:n_classes], res
 
 
 def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, limit: int | None = None,
-             batch_size: int = 128, progress: bool = False, energy=None) -> dict:
+             batch_size: int = 128, progress: bool = False, energy=None, neurobench_dt_us: int | None = None) -> dict:
     """Accuracy of the float model, the integer model and the simulated chip on the config's evaluation split.
 
     ``model_or_config``: a ``.pt`` saved by ``snnc train`` (compiled here for the config's target), another model
@@ -101,6 +102,8 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
     "agreement", "samples"}``, and ``"energy"`` with Qualia-SNN's estimate per inference (``{"qualia": ...}``, the
     mean over the samples of every chip layer's events and spikes in the simulator) when ``energy``
     (``energy_qualia.QualiaEnergySettings``) is given or a Qualia-SNN configuration has an EnergyEstimationMetric.
+    With ``neurobench_dt_us``: ``"neurobench"``, NeuroBench's metrics on the simulated chip in bins of that many us
+    over the encoding window (``runtime/neurobench_metrics.py``).
     """
     from snnc.runtime.simulator import Simulator
 
@@ -144,6 +147,11 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
     if n < 1:
         raise SnncError("nothing to evaluate: --limit must be >= 1")
     sim = Simulator.from_config(config)
+    nb_samples = None
+    if neurobench_dt_us is not None:
+        from ..neurobench_metrics import check_dt
+
+        neurobench_dt_us, nb_samples = check_dt(neurobench_dt_us), []
     n_cls = cfg.dataset["classes"]
     labels = ds.labels[:n]
     preds = {"float": [], "quant": [], "chip": []}
@@ -167,8 +175,13 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
                 preds["quant"].append(_predict(net(x, cfg.quantization["enabled"]).sum(1).numpy()))
         chip_pred = []
         for e in events:
-            counts, res = chip_run(sim, e, n_cls)
+            counts, res = chip_run(sim, e, n_cls, spikes=nb_samples is not None)
             chip_pred.append(_predict(counts))
+            if nb_samples is not None:
+                from ..neurobench_metrics import sample_counts
+
+                nb_samples.append(sample_counts(sim.program, sim.prepare_events(e), res, neurobench_dt_us,
+                                                window_us=int(ds.duration_us)))
             if chip_model is not None:
                 for k, layer in enumerate(chip_model.layers):
                     act_in[k] += res.input_events_per_core.get(layer.core, 0)
@@ -197,4 +210,8 @@ def evaluate(model_or_config: str | Path | dict, cfg: TrainConfig | str | Path, 
         out["energy"] = {"qualia": section}
     elif energy is not None:
         out["energy"] = {"qualia": None, "note": "the energy estimate needs the model (.pt), not a configuration"}
+    if nb_samples is not None:
+        from ..neurobench_metrics import report
+
+        out["neurobench"] = report(config, nb_samples, neurobench_dt_us, out["chip_accuracy"])
     return out

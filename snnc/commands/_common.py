@@ -13,6 +13,7 @@ def add_model_options(p) -> None:
                    "it, e.g. 2,34,34")
     p.add_argument("--trust", action="store_true", help="load a pickled model even if it names classes outside the "
                    "allow-list (this runs code from the file: only for files you trust)")
+    add_nir_dt_option(p)
     p.add_argument("--convert-ann", action="store_true", help="turn each ReLU into an IAF neuron (threshold 1, "
                    "subtract reset)")
     p.add_argument("--no-clip", dest="clip", action="store_false", help="keep weights above the threshold "
@@ -109,6 +110,12 @@ def _ints(text, what: str, n: int | tuple) -> tuple | None:
     return tuple(vals)
 
 
+def add_nir_dt_option(p) -> None:
+    p.add_argument("--nir-dt", type=float, metavar="SECONDS", help="NIR models: the time step the graph was "
+                   "exported with (e.g. 1e-4); needed where a neuron's r is not 1 (an input event then adds "
+                   "w * r * dt); the factor applied is printed as a note")
+
+
 def parse_mirror(text: str | None) -> tuple:
     if text is None:
         return ()
@@ -126,7 +133,7 @@ def options_from_args(args) -> CompileOptions:
         target=args.target, input_shape=parse_shape(args.input_shape), clip=args.clip,
         keep_biases=args.keep_biases, convert_ann=args.convert_ann, cores=parse_int_list(args.cores, "--cores"),
         dvs_input=args.dvs_input, quantize=args.quantize, readout=args.readout,
-        decimate=parse_decimate(args.decimate), trust=args.trust,
+        decimate=parse_decimate(args.decimate), trust=args.trust, nir_dt=getattr(args, "nir_dt", None),
         dvs_crop=_ints(getattr(args, "dvs_crop", None), "--dvs-crop", 4),
         dvs_mirror=parse_mirror(getattr(args, "dvs_mirror", None)),
         dvs_pool=None if pool is None else (pool * 2)[:2] if len(pool) == 1 else pool,

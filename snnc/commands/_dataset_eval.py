@@ -28,6 +28,8 @@ def run_dataset(args) -> int:
     from snnc.runtime.eventfit import check_downsample, parse_crop
     from snnc.runtime.evaluation import evaluate_dataset, load_model_config, write_predictions
 
+    from ._neurobench import neurobench_dt, print_neurobench
+
     if args.limit is not None and args.limit < 1:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
     if args.output:
@@ -39,7 +41,7 @@ def run_dataset(args) -> int:
     config = load_model_config(args.model, target=args.target)
     res = evaluate_dataset(config, args.dataset, limit=args.limit, workers=args.workers, scheduler=args.scheduler,
                            crop=parse_crop(args.crop), downsample=check_downsample(args.downsample),
-                           progress=not args.json)
+                           progress=not args.json, neurobench_dt_us=neurobench_dt(args))
     rows = res.pop("predictions")
     if args.output:
         write_predictions(args.output, rows)
@@ -52,6 +54,7 @@ def run_dataset(args) -> int:
                                             for k, v in res["per_class"].items()))
     sps = res["samples_per_second"]
     print(f"time:                {res['seconds']:.2f} s ({sps:.1f} samples/s, workers: {res['workers']})")
+    print_neurobench(res)
     if args.output:
         print(f"wrote {args.output}")
     return 0

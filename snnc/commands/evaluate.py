@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ._energy import add_energy_options, qualia_settings_from_args
+from ._neurobench import neurobench_dt, print_neurobench
 
 
 def add_parser(sub):
@@ -27,6 +28,12 @@ def add_parser(sub):
     from ._dataset_eval import add_dataset_options
 
     add_dataset_options(p)
+    g = p.add_argument_group("NeuroBench metrics (docs/neurobench.md)")
+    g.add_argument("--neurobench", action="store_true", help="also report NeuroBench's metrics counted on the "
+                   "simulated chip (ClassificationAccuracy, ActivationSparsity, MembraneUpdates, SynapticOperations, "
+                   "Footprint, ConnectionSparsity, ParameterCount), per layer and in total")
+    g.add_argument("--neurobench-dt-us", type=int, default=None, metavar="US", help="with --neurobench: the time "
+                   "bin (us) of ActivationSparsity, MembraneUpdates and Dense (default 1000)")
     return p
 
 
@@ -50,7 +57,7 @@ def run_data(args) -> int:
     enc = {"kind": args.encoding, "max_rate_hz": args.max_rate,
            "duration_us": None if args.duration_ms is None else int(round(args.duration_ms * 1000))}
     res = evaluate_data(args.model, args.data, ann=args.ann, encoding=enc, limit=args.limit, trust=args.trust,
-                        progress=True)
+                        progress=True, neurobench_dt_us=neurobench_dt(args))
     if args.json:
         print(json.dumps(res))
         return 0
@@ -60,6 +67,7 @@ def run_data(args) -> int:
     print(f"ANN:                 {pct(res['ann_accuracy'])}")
     print(f"chip (simulated):    {pct(res['chip_accuracy'])}")
     print(f"ANN/chip agree:      {pct(res['agreement'])}")
+    print_neurobench(res)
     return 0
 
 
@@ -75,6 +83,7 @@ def run(args) -> int:
         raise SnncError(f"--limit must be >= 1, got {args.limit}")
     if args.ann is not None and args.data is None:
         raise SnncError("--ann needs --data")
+    neurobench_dt(args)  # refuses a bad --neurobench-dt-us before any work
     if args.dataset:
         from ._dataset_eval import run_dataset
 
@@ -85,7 +94,8 @@ def run(args) -> int:
         raise SnncError("say what to evaluate on: --config CONFIG.toml (a training configuration's evaluation "
                         "split), --data TEST.npz (labelled samples) or --dataset DIR (a folder of event files)")
     res = evaluate(args.model, args.config, limit=args.limit, progress=not args.json,
-                   energy=qualia_settings_from_args(args, training_toml=args.config))
+                   energy=qualia_settings_from_args(args, training_toml=args.config),
+                   neurobench_dt_us=neurobench_dt(args))
     if args.json:
         print(json.dumps(res))
         return 0
@@ -102,4 +112,5 @@ def run(args) -> int:
         from snnc.compiler.energy_qualia import format_qualia
 
         print(format_qualia(res["energy"]["qualia"]))
+    print_neurobench(res)
     return 0

@@ -21,6 +21,9 @@ def add_parser(sub):
                    "do not store it")
     p.add_argument("--trust", action="store_true", help="load a pickled model even if it names classes outside the "
                    "allow-list (this runs code from the file: only for files you trust)")
+    from ._common import add_nir_dt_option
+
+    add_nir_dt_option(p)
     p.add_argument("--json", action="store_true", help="event files: print the figures as JSON")
     return p
 
@@ -56,8 +59,10 @@ def run(args) -> int:
     from snnc.compiler.frontends.loader import load_model, parse_shape
 
     shape = parse_shape(args.input_shape) if args.input_shape else None
-    graph = load_model(args.model, input_shape=shape, trust=args.trust)
+    graph = load_model(args.model, input_shape=shape, trust=args.trust, nir_dt=args.nir_dt)
     print(graph.dump())
+    for note in graph.meta.get("notes") or []:
+        print(f"note: {note}")
     meta = graph.meta
     if meta.get("sha256"):
         print(f"format {meta['format']}, sha256 {meta['sha256']}")
