@@ -59,6 +59,6 @@ def test_tests_import_their_helpers_through_pyproject_pythonpath():
     from pathlib import Path
 
     here = Path(__file__).resolve().parent
-    offenders = [p.name for p in here.rglob("*.py")
+    offenders = [p.name for p in here.glob("test_*.py")
                  if "sys.path.insert" in p.read_text() and p.name != Path(__file__).name]
     assert offenders == []

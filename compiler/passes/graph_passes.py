@@ -147,6 +147,8 @@ def lower_linear(graph: Graph, ctx) -> Graph:
         in_shape = shapes[src]
         if len(in_shape) == 1:
             in_shape = _map_shape(g, src, shapes) or (in_shape[0], 1, 1)
+        elif len(in_shape) != 3:  # fed by a layer the rules refuse (e.g. a partial Flatten): nothing is lowered,
+            return g  # the rules report that layer
         if isinstance(g[src], Flatten) and len(g.successors(src)) == 1:
             ctx.folded.setdefault(name, []).append(src)
         linears[name] = in_shape
