@@ -60,6 +60,9 @@ class ChipLayer:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     core: int | None = None
+    # a slice of a layer split over several cores (``passes/split.py``): the user's layer and its output channels
+    split_of: str | None = None
+    channels: tuple[int, int] | None = None  # [lo, hi) of the user's layer's output channels
     # filled by quantization
     scale: float | None = None
     quantized: bool = False
@@ -155,5 +158,8 @@ def resolve_decimate(chip: ChipModel, decimate: dict | None, target) -> dict[int
             ratios = ", ".join(map(str, target.decimator_ratios))
             raise SnncError(f"--decimate {key}={n}: the output decimator passes 1 spike in N with N one of "
                             f"{ratios} on {target.name}")
-        out[hits[0]] = n
+        for i in hits:  # every slice of a layer split over several cores (passes/split.py), else the first hit
+            if i == hits[0] or (chip.layers[i].split_of is not None
+                                and chip.layers[i].split_of == chip.layers[hits[0]].split_of):
+                out[i] = n
     return out

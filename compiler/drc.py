@@ -12,7 +12,7 @@ import numpy as np
 
 from .chip import OUTPUT, ChipLayer, ChipModel
 from .errors import Diagnostics
-from .ir import IAF, LIF, AvgPool, BatchNorm, Conv2d, Graph, ReLU, Unsupported
+from .ir import IAF, LIF, AvgPool, BatchNorm, Concat, Conv2d, Graph, Input, ReLU, SumPool, Unsupported
 from .memory import bias_memory, kernel_memory, neuron_memory
 from .rules import RULE_IDS  # noqa: F401  (the one list; re-exported for scripts that import it here)
 
@@ -162,8 +162,28 @@ def rule_average_pooling(graph: Graph, target, d: Diagnostics) -> None:
                     limit="SumPool")
 
 
+def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
+    """A channel concatenation is the destinations of its sources with a ``feature_shift`` each; only spiking layers
+    can be shifted (the input events go to the cores as they are).  (One that feeds the model output is read with
+    each output core's ``channel_offset``, ``snnc.outputs`` in the config.)"""
+    for name in graph.node_names():
+        if not isinstance(graph[name], Concat):
+            continue
+        preds = graph.predecessors(name)
+        for k, p in enumerate(preds[1:], 1):
+            q = p
+            while not isinstance(graph[q], (Input, IAF)) and len(graph.predecessors(q)) == 1 and \
+                    (isinstance(graph[q], SumPool) or graph[q].kind in ("Flatten", "AvgPool")):
+                q = graph.predecessors(q)[0]
+            if isinstance(graph[q], Input):
+                d.error("unsupported_layer", name, f"input {k} of the concatenation is the model input; its channels "
+                        "would have to be shifted, and the input events reach the cores unshifted",
+                        "put the input first in torch.cat, or pass it through a layer first",
+                        measured=f"input at position {k}", limit="position 0")
+
+
 GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared,
-                               rule_average_pooling]
+                               rule_average_pooling, rule_concat]
 
 
 def check_graph(graph: Graph, target) -> Diagnostics:
@@ -301,6 +321,21 @@ LAYER_RULES: list[Callable] = [rule_kernel_size, rule_kernel_shape, rule_stride,
                                rule_destinations, rule_kernel_memory, rule_neuron_memory, rule_bias_memory]
 
 
+def rule_feature_shift(chip: ChipModel, t, d: Diagnostics) -> None:
+    """Shifted channels stay inside the receiving core's input channels (a channel concatenation or a split)."""
+    for layer in chip.layers:
+        for dest in layer.destinations:
+            if dest.layer == OUTPUT or not dest.feature_shift:
+                continue
+            into = chip.layers[int(dest.layer)]
+            top = dest.feature_shift + layer.out_channels
+            if dest.feature_shift < 0 or top > into.in_channels or dest.feature_shift >= t.max_channels:
+                d.error("feature_shift", layer.name, f"its channels shifted by {dest.feature_shift} reach channel "
+                        f"{top - 1} of {into.name}, which has {into.in_channels} input channels",
+                        "concatenate layers whose channels add up to the next layer's input channels",
+                        measured=top, limit=into.in_channels)
+
+
 def rule_layer_count(chip: ChipModel, t, d: Diagnostics) -> None:
     n = len(chip.layers)
     if n > t.n_cores:
@@ -314,6 +349,7 @@ def check_chip(chip: ChipModel, target, graph_reported: bool = False) -> Diagnos
     rule_layer_count(chip, target, d)
     rule_spike_mode(chip, target, d)
     rule_dvs(chip, target, d)
+    rule_feature_shift(chip, target, d)
     for layer in chip.layers:
         for rule in LAYER_RULES:
             rule(layer, target, d)

@@ -45,6 +45,7 @@ def report_data(result, analysis: dict | None, source: str = "model", measuremen
         "diagnostics": [{"severity": d.severity, "rule": d.rule, "layer": d.layer, "message": d.message,
                          "hint": d.hint} for d in diags],
         "note": (analysis or {}).get("note"),
+        "notes": list(getattr(result, "notes", []) or []),  # what the compiler did on its own (a split, ...)
         "queue_series": (analysis or {}).get("queue_series"),
         "latency": (analysis or {}).get("latency"),
         "max_added_latency_us": (analysis or {}).get("max_added_latency_us"),
@@ -279,6 +280,8 @@ def render_html(data: dict) -> str:
         f"<td>{_num(r['bias_memory'])} / {_num(r['bias_capacity'])}</td></tr>" for r in data["layers"])
     parts.append("<table><tr><th class='l'>layer</th><th>core</th><th>input</th><th>output</th><th>kernel mem</th>"
                  f"<th>neuron mem</th><th>bias mem</th></tr>{rows}</table>")
+    if data.get("notes"):
+        parts.append("<ul class='muted'>" + "".join(f"<li>note: {_e(n)}</li>" for n in data["notes"]) + "</ul>")
 
     if data.get("cores"):
         parts.append("<h2>Synaptic operations per core</h2>")

@@ -379,6 +379,32 @@ class Add(Node):
 
 
 @dataclass
+class Concat(Node):
+    """Concatenation of its inputs along the channel axis (``torch.cat(..., dim=1)``): (C_i, H, W) maps with equal
+    H, W give (sum C_i, H, W); vectors (N_i,) give (sum N_i,).  On the chip: each input's destination carries a
+    ``feature_shift`` of the channels before it (``passes/group.py``)."""
+
+    kind = "Concat"
+
+    def out_shape(self, in_shapes):
+        if len(in_shapes) < 2:
+            raise SnncError(f"{self.name}: Concat needs at least two inputs")
+        rest = {tuple(s[1:]) for s in in_shapes}
+        if len(rest) != 1 or any(len(s) not in (1, 3) for s in in_shapes):
+            raise SnncError(f"{self.name}: concatenated inputs must agree in all but the channel axis, got "
+                            f"{[list(s) for s in in_shapes]}")
+        return (sum(int(s[0]) for s in in_shapes),) + tuple(in_shapes[0][1:])
+
+    def offsets(self, in_shapes) -> list[int]:
+        """The first channel of each input in the output."""
+        out, k = [], 0
+        for s in in_shapes:
+            out.append(k)
+            k += int(s[0])
+        return out
+
+
+@dataclass
 class DVS(Node):
     """The chip's DVS pre-processing layer, between the events (sensor or host) and the first cores.
 
@@ -625,7 +651,7 @@ class Graph:
             k = self.g.in_degree(n)
             if isinstance(op, Input) and k:
                 raise SnncError(f"{n}: an Input node cannot have inputs")
-            if not isinstance(op, (Input, Add)) and k != 1 and not isinstance(op, Unsupported):
+            if not isinstance(op, (Input, Add, Concat)) and k != 1 and not isinstance(op, Unsupported):
                 raise SnncError(f"{n}: {op.kind} needs exactly one input, it has {k}")
         reach = set()
         for i in self.inputs():

@@ -68,6 +68,9 @@ def resolve_monitor(chip: ChipModel, monitor, diags: Diagnostics) -> tuple[list[
                 raise SnncError(f"--monitor {item}: no chip layer is called {item!r}; use dvs, all, -1, an index "
                                 f"or one of: {names}")
             layers.append(i)
+            split_of = chip.layers[i].split_of
+            if split_of is not None and item != chip.layers[i].name:  # a user's layer split over several cores:
+                layers.extend(j for j, other in enumerate(chip.layers) if other.split_of == split_of)  # every slice
     layers = sorted(set(layers))
     for i in layers:
         layer = chip.layers[i]

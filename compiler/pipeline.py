@@ -15,7 +15,7 @@ from typing import Any
 from .chip import OUTPUT, ChipModel
 from .drc import check_chip, check_graph, rule_input_pooling
 from .errors import Diagnostics, SnncError, _jsonable
-from .ir import Graph
+from .ir import Graph, Unsupported
 from .mapping import assign_cores
 from .memory import memory_row
 from .options import check_options, check_quantize
@@ -23,6 +23,7 @@ from .passes import chip_passes as cp
 from .passes import dvs_passes as dp
 from .passes import graph_passes as gp
 from .passes.group import group_chip_layers
+from .passes.split import explain_refusals, split_layers, split_notes
 from .sanity import check_values
 
 #: Each family's passes, in order: the one place a pass is registered (a function ``(graph, ctx) -> graph`` in
@@ -32,7 +33,7 @@ PIPELINES = {
         "graph": [dp.insert_dvs, gp.convert_ann, gp.fold_batchnorm, gp.collapse_neuron_params,
                   gp.drop_identity_pools, gp.avgpool_to_sumpool, gp.lower_linear, gp.merge_pools,
                   dp.absorb_dvs_pooling],
-        "chip": [cp.strip_biases, cp.clip_weights],
+        "chip": [cp.strip_biases, cp.clip_weights, split_layers],
     },
 }
 
@@ -74,6 +75,7 @@ class CompileOptions:
     readout: bool = False  # --readout
     decimate: dict = field(default_factory=dict)  # --decimate LAYER=N
     trust: bool = False  # --trust
+    split: bool = True  # --no-split: a layer too big for every core stays a memory violation
     nir_dt: float | None = None  # --nir-dt SECONDS: the time step a NIR graph was exported with (where r != 1)
 
 
@@ -120,14 +122,32 @@ class CompileResult:
         out = []
         for layer in self.chip.layers:
             row = memory_row(layer)
-            row["destinations"] = [{"layer": d.layer, "pooling": d.pooling} for d in layer.destinations]
+            row["destinations"] = [{"layer": d.layer, "pooling": d.pooling}
+                                   | ({"feature_shift": d.feature_shift} if d.feature_shift else {})
+                                   for d in layer.destinations]
+            if layer.split_of is not None:  # a slice of a layer split over several cores
+                row["split_of"] = layer.split_of
+                row["channels"] = list(layer.channels)
             out.append(row)
         return out
+
+    def split_json(self) -> dict:
+        """{user's layer: {"cores": [...], "channels": [[lo, hi], ...], "layers": [chip layer names], "why": ...}}
+        for every layer split over several cores."""
+        from .passes.split import groups
+
+        info = self.chip.meta.get("split") or {}
+        return {name: {"cores": [self.chip.layers[i].core for i in idx],
+                       "channels": [list(self.chip.layers[i].channels) for i in idx],
+                       "layers": [self.chip.layers[i].name for i in idx],
+                       "why": info.get(name, {}).get("why")}
+                for name, idx in groups(self.chip).items()}
 
     def report_json(self) -> dict:
         """The ``snnc check --json`` object."""
         return _jsonable({
             "target": self.target.name, "fits": self.fits, "layers": self.layers_json(),
+            **({"split": self.split_json()} if self.chip is not None and self.chip.meta.get("split") else {}),
             "violations": [d.to_json() for d in self.diagnostics.errors],
             "warnings": [d.to_json() for d in self.diagnostics.warnings],
             "notes": list(self.notes),
@@ -189,7 +209,19 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.graph = graph
         result.notes = ctx.notes
         return result
-    graph = run_graph_passes(graph, ctx, target.family)
+    unsupported = [n for n in graph.node_names() if isinstance(graph[n], Unsupported)]
+    before = graph
+    try:
+        graph = run_graph_passes(graph, ctx, target.family)
+    except SnncError:
+        if not unsupported:
+            raise
+        # a layer snnc cannot read (its output shape not what the layers after it were written for) breaks a
+        # rewrite further on: report that layer, not the shape mismatch it caused
+        result.diagnostics.extend([d for d in check_graph(before, target) if d.rule == "unsupported_layer"])
+        result.graph = before
+        result.notes = ctx.notes
+        return result
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)
@@ -197,6 +229,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     for chip_pass in PIPELINES[target.family]["chip"]:
         chip = chip_pass(chip, ctx)
     result.diagnostics.extend(check_chip(chip, target, graph_reported=bool(result.diagnostics.errors)))
+    explain_refusals(chip, result.diagnostics)
     result.chip = chip
     result.timings["passes"] = time.perf_counter() - t1
 
@@ -207,6 +240,7 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.mapping = {}  # only the DVS layer: nothing to place on cores
     check_options(chip, target, options, result.diagnostics)
     result.timings["assign"] = time.perf_counter() - t2
+    ctx.notes.extend(split_notes(chip))
     result.notes = ctx.notes
 
     if result.fits:  # check quantizes too, so that it reports (and refuses) exactly what compile does

@@ -47,7 +47,19 @@ def quantize_chip(chip: ChipModel, target, options, diags: Diagnostics | None = 
     check_policy(policy)
     diags = diags if diags is not None else Diagnostics()
     out = copy.copy(chip)
-    out.layers = [quantize_layer(layer, target, policy, diags) for layer in chip.layers]
+    out.layers = [quantize_layer(layer, target, policy, diags) if layer.split_of is None else None
+                  for layer in chip.layers]
+    # the slices of a split layer (passes/split.py) are quantized as the one layer they are, then sliced again:
+    # the same scale and integers as the whole layer, so the split runs exactly like it
+    from .passes.split import groups, join_slices, slice_layer
+
+    for idx in groups(chip).values():
+        whole = quantize_layer(join_slices([chip.layers[i] for i in idx]), target, policy, diags)
+        for i in idx:
+            part = slice_layer(whole, *chip.layers[i].channels)
+            part.name, part.destinations, part.core = chip.layers[i].name, chip.layers[i].destinations, \
+                chip.layers[i].core
+            out.layers[i] = part
     return out
 
 

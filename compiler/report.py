@@ -48,6 +48,7 @@ def format_report(result, source: str | None = None) -> str:
 
             dests = ", ".join(
                 ("output" if d.layer == "output" else f"#{d.layer}") + (f" pool {d.pooling}" if d.pooling != 1 else "")
+                + (f" shift {d.feature_shift}" if d.feature_shift else "")
                 for d in layer.destinations) or "-"
             core_s = "-" if layer.core is None else str(layer.core)
             lines.append(f"  {i:>2}  {layer.name[:18]:<18} {core_s:>4}  {_shape(layer.input_shape):>10} -> "

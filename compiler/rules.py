@@ -48,6 +48,9 @@ RULES: tuple[Rule, ...] = (
     Rule("input_size", "error", _DRC, "a layer's (or the DVS layer's) input larger than the chip reads"),
     Rule("output_size", "error", _DRC, "a layer's output larger than a core addresses"),
     Rule("channels", "error", _DRC, "more input or output channels than a core has"),
+    Rule("feature_shift", "error", _DRC,
+         "a layer's channels shifted (a slice of a split layer or a concatenation) reach past the destination's "
+         "channels"),
     Rule("destinations", "error, warning", _DRC,
          "a layer (or the DVS layer) feeds more layers than a core has destinations; warning: nothing reaches "
          "the output"),

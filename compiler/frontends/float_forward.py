@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
+from ..ir import Add, AvgPool, BatchNorm, Concat, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU, SumPool
 
 
 def _t(a, like):
@@ -67,6 +67,12 @@ def _add(node, ins, wb):
     return v
 
 
+def _concat(node, ins, wb):
+    import torch
+
+    return torch.cat(ins, dim=1)
+
+
 #: node class -> ``f(node, inputs, (weight, bias) or None) -> output``: the float meaning of every non-spiking node.
 FLOAT_OPS: dict[type, Callable] = {
     Conv2d: _conv,
@@ -77,6 +83,7 @@ FLOAT_OPS: dict[type, Callable] = {
     Flatten: lambda node, ins, wb: ins[0].reshape(ins[0].shape[0], -1),
     ReLU: lambda node, ins, wb: ins[0].clamp(min=0),
     Add: _add,
+    Concat: _concat,
     Output: lambda node, ins, wb: ins[0],
 }
 

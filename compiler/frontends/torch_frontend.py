@@ -30,7 +30,7 @@ import operator
 import numpy as np
 
 from ..errors import SnncError
-from ..ir import (DVS, IAF, LIF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU,
+from ..ir import (DVS, IAF, LIF, Add, AvgPool, BatchNorm, Concat, Conv2d, Flatten, Graph, Input, Linear, Output, ReLU,
                   SumPool, Unsupported)
 from . import framework_neurons as fwn
 from .shape import parse_shape
@@ -411,9 +411,24 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
         visit(n.kwargs)
         return out
 
+    unknown: dict[str, Unsupported] = {}  # IR name -> the unsupported call upstream whose output shape is unknown
+
     def add(node, srcs):
         graph.add(node, [ir_name[s] for s in srcs])
-        shapes[node.name] = tuple(int(d) for d in node.out_shape([shapes[ir_name[s]] for s in srcs]))
+        roots = [unknown[ir_name[s]] for s in srcs if ir_name[s] in unknown]
+        try:
+            shapes[node.name] = tuple(int(d) for d in node.out_shape([shapes[ir_name[s]] for s in srcs]))
+        except SnncError:
+            if not roots:
+                raise
+            u = roots[0]  # name the call snnc cannot read, not the shape mismatch it caused further on
+            raise SnncError(f"unsupported_layer: {u.name}: {u.op} cannot run on the chip ({u.detail}), and its "
+                            f"output shape is unknown, so {node.name} cannot be read after it; remove or replace "
+                            f"the call") from None
+        if isinstance(node, Unsupported) and node.shape is None:
+            unknown[node.name] = node
+        elif roots:
+            unknown[node.name] = roots[0]
         return node.name
 
     with torch.no_grad():
@@ -448,7 +463,8 @@ def from_torch(module, input_shape=None, name: str | None = None) -> Graph:
                 if node is None:
                     ir_name[n] = ir_name[srcs[0]]
                     continue
-                ir_name[n] = add(node, srcs if not isinstance(node, Add) else srcs[:2])
+                ir_name[n] = add(node, srcs if not isinstance(node, (Add, Concat)) else
+                                 srcs[:2] if isinstance(node, Add) else _cat_inputs(n))
             elif n.op == "get_attr":
                 continue
             elif n.op == "output":
@@ -567,9 +583,34 @@ def _fn_flatten(lname, n, tname, in_shapes):
                             "are not supported")
 
 
+def _cat_inputs(n) -> list:
+    """The tensors ``torch.cat`` concatenates, in order (its first argument)."""
+    seq = n.args[0] if n.args else n.kwargs.get("tensors", ())
+    return list(seq) if isinstance(seq, (list, tuple)) else [seq]
+
+
+def _fn_cat(lname, n, tname, in_shapes):
+    """``torch.cat`` / ``torch.concat`` / ``torch.concatenate`` along the channel axis -> ``Concat``."""
+    parts = _cat_inputs(n)
+    dim = n.kwargs.get("dim", n.kwargs.get("axis", n.args[1] if len(n.args) > 1 else 0))
+    ndim = len(in_shapes[0]) + 1 if in_shapes else 0
+    op = f"torch.{tname}"
+    if not isinstance(dim, int) or not ndim or dim % ndim != 1:
+        return Unsupported(lname, op=op, detail=f"concatenates along dim={dim}; only the channel axis (dim=1) maps "
+                                "to the chip (each source's spikes shifted to their channels)",
+                           shape=_run_call(n, in_shapes))
+    if len(parts) != len(set(parts)) or len(in_shapes) != len(parts):
+        return Unsupported(lname, op=op, detail="concatenates the same tensor twice (or a constant); each input "
+                                "of a channel concatenation must be a distinct layer output")
+    if len(parts) == 1:
+        return None
+    return Concat(lname)
+
+
 #: One handler per kind of function / method call in forward(): (IR name, fx node, call name, input shapes) ->
 #: Node, or None to pass the input through unchanged.  :func:`_call_kind` says which kind a call is.
-FUNCTION_HANDLERS = {"add": _fn_add, "relu": _fn_relu, "pass": _fn_pass_through, "flatten": _fn_flatten}
+FUNCTION_HANDLERS = {"add": _fn_add, "relu": _fn_relu, "pass": _fn_pass_through, "flatten": _fn_flatten,
+                     "cat": _fn_cat}
 
 
 def _call_kind(n, tname) -> str | None:
@@ -586,6 +627,49 @@ def _call_kind(n, tname) -> str | None:
         return "pass"
     if target is torch.flatten or (method and tname in _FLATTEN_METHODS):
         return "flatten"
+    if target in (torch.cat, torch.concat, torch.concatenate):
+        return "cat"
+    return None
+
+
+def _call_name(n, tname) -> str:
+    """How the user wrote a call: ``torch.stack``, ``torch.nn.functional.max_pool2d``, ``Tensor.view``."""
+    if n.op == "call_method":
+        return f"Tensor.{tname}"
+    mod = getattr(n.target, "__module__", None) or ""
+    if mod.startswith("torch._C") or mod == "torch.functional" or mod.startswith("torch._tensor"):
+        mod = "torch"
+    if mod in ("_operator", "operator"):
+        mod = "operator"
+    return f"{mod}.{tname}" if mod else tname
+
+
+def _run_call(n, in_shapes):
+    """The output shape (without batch) of fx node ``n`` run on zero tensors of ``in_shapes`` (its tensor
+    arguments, in order), or None when that fails."""
+    import torch
+    import torch.fx as fx
+
+    shapes = iter(in_shapes)
+
+    def fill(a):
+        if isinstance(a, fx.Node):
+            return torch.zeros((1,) + tuple(next(shapes)))
+        if isinstance(a, (list, tuple)):
+            return type(a)(fill(b) for b in a)
+        if isinstance(a, dict):
+            return {k: fill(v) for k, v in a.items()}
+        return a
+
+    try:
+        args, kwargs = fill(tuple(n.args)), fill(dict(n.kwargs))
+        with torch.no_grad():
+            out = (getattr(args[0], n.target)(*args[1:], **kwargs) if n.op == "call_method"
+                   else n.target(*args, **kwargs))
+        if isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 1:
+            return tuple(int(d) for d in out.shape[1:])
+    except Exception:
+        pass
     return None
 
 
@@ -594,7 +678,9 @@ def _functional(lname, n, tname, srcs, shapes, ir_name):
     in_shapes = [shapes[ir_name[s]] for s in srcs]
     kind = _call_kind(n, tname)
     if kind is None:
-        return Unsupported(lname, op=tname, detail="a function call in forward() that snnc does not map")
+        shape = _run_call(n, in_shapes) if sum(int(np.prod(x)) for x in in_shapes) <= 1 << 24 else None
+        return Unsupported(lname, op=_call_name(n, tname), detail="a function call in forward() that snnc does "
+                           "not map", shape=shape)
     return FUNCTION_HANDLERS[kind](lname, n, tname, in_shapes)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import IAF, Add, AvgPool, BatchNorm, Conv2d, Flatten, Graph, Input, Linear, ReLU, SumPool
+from ..ir import IAF, Add, AvgPool, BatchNorm, Concat, Conv2d, Flatten, Graph, Input, Linear, ReLU, SumPool
 
 
 def convert_ann(graph: Graph, ctx) -> Graph:
@@ -120,6 +120,11 @@ def _map_shape(g: Graph, name: str, shapes: dict) -> tuple | None:
     if isinstance(node, Add):
         found = {_map_shape(g, p, shapes) if len(shapes[p]) == 1 else tuple(shapes[p]) for p in g.predecessors(name)}
         return found.pop() if len(found) == 1 and None not in found else None
+    if isinstance(node, Concat):  # flattened maps side by side = their channels side by side (C-major flatten)
+        maps = [_map_shape(g, p, shapes) if len(shapes[p]) == 1 else tuple(shapes[p]) for p in g.predecessors(name)]
+        if None in maps or len({m[1:] for m in maps}) != 1:
+            return None
+        return (sum(m[0] for m in maps),) + tuple(maps[0][1:])
     return None
 
 
@@ -177,7 +182,7 @@ def lower_linear(graph: Graph, ctx) -> Graph:
     return g
 
 
-_THROUGH = (Add, Flatten, SumPool, AvgPool)
+_THROUGH = (Add, Concat, Flatten, SumPool, AvgPool)
 
 
 def _weight_consumers(g: Graph, name: str) -> list[str] | None:

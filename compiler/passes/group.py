@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chip import OUTPUT, ChipLayer, ChipModel, Destination, DvsSpec
-from ..ir import DVS, IAF, Add, Conv2d, Graph, Output, SumPool
+from ..ir import DVS, IAF, Add, Concat, Conv2d, Graph, Output, SumPool
 
 
 def _neuron_after(g: Graph, conv: str) -> IAF | None:
@@ -18,30 +18,37 @@ def _neuron_after(g: Graph, conv: str) -> IAF | None:
     return None
 
 
-def _walk(g: Graph, start: str, layer_of: dict[str, int]):
-    """Yield (target, pools) for every way spikes leaving ``start`` reach a chip layer or the output."""
-    stack = [(s, ()) for s in g.successors(start)]
+def _walk(g: Graph, start: str, layer_of: dict[str, int], shapes: dict | None = None):
+    """Yield (target, pools, feature_shift) for every way spikes leaving ``start`` reach a chip layer or the output;
+    a channel concatenation (``Concat``) on the way shifts the features by the channels of the inputs before this
+    one."""
+    stack = [(s, (), 0, start) for s in g.successors(start)]
     while stack:
-        name, pools = stack.pop(0)
+        name, pools, shift, prev = stack.pop(0)
         node = g[name]
         if isinstance(node, SumPool):
-            stack.extend((s, pools + (node,)) for s in g.successors(name))
+            stack.extend((s, pools + (node,), shift, name) for s in g.successors(name))
         elif isinstance(node, Add):
-            stack.extend((s, pools) for s in g.successors(name))
+            stack.extend((s, pools, shift, name) for s in g.successors(name))
+        elif isinstance(node, Concat):
+            shapes = shapes if shapes is not None else g.infer_shapes()
+            preds = g.predecessors(name)
+            offset = node.offsets([shapes[p] for p in preds])[preds.index(prev)]
+            stack.extend((s, pools, shift + offset, name) for s in g.successors(name))
         elif isinstance(node, Conv2d) and name in layer_of:
-            yield layer_of[name], pools
+            yield layer_of[name], pools, shift
         elif isinstance(node, Output):
-            yield OUTPUT, pools
+            yield OUTPUT, pools, shift
         # anything else breaks the path; the graph rule check has reported it
 
 
-def _destination(target, pools) -> Destination:
+def _destination(target, pools, shift: int = 0) -> Destination:
     ky = kx = sy = sx = 1
     for p in pools:
         ky, kx = ky * p.kernel[0], kx * p.kernel[1]
         sy, sx = sy * p.stride[0], sx * p.stride[1]
     padded = any(p.padding != (0, 0) for p in pools)
-    return Destination(layer=target, pooling=ky if ky == kx else max(ky, kx),
+    return Destination(layer=target, pooling=ky if ky == kx else max(ky, kx), feature_shift=shift,
                        pool_name=",".join(p.name for p in pools) or None,
                        pooling_shape=(ky, kx), pooling_stride=(sy, sx), pooling_padded=padded)
 
@@ -75,8 +82,8 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
             reset=neuron.reset, spike_mode=neuron.spike_mode, v_init=v_init,
             sources=[name] + ctx.folded.get(name, []) + [neuron.name], neuron_name=neuron.name))
     for i, layer in enumerate(layers):
-        for target, pools in _walk(g, layer.neuron_name, layer_of):
-            d = _destination(target, pools)
+        for target, pools, shift in _walk(g, layer.neuron_name, layer_of, shapes):
+            d = _destination(target, pools, shift)
             layer.destinations.append(d)
             for p in pools:
                 layer.sources.append(p.name)
@@ -98,7 +105,7 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
                       pass_sensor_events=node.pass_sensor_events)
         starts = dvs_nodes[:1]
     for inp in starts:
-        for target, pools in _walk(g, inp, layer_of):
+        for target, pools, shift in _walk(g, inp, layer_of, shapes):
             if target != OUTPUT:
                 input_targets.append(target)
             d = _destination(target, pools)

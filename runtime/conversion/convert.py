@@ -81,10 +81,12 @@ def chip_run(config: dict, xs: np.ndarray, idx: np.ndarray, encoding: dict, seed
 
     sim = Simulator.from_config(config)
     outs = config["snnc"]["outputs"]
-    if len(outs) != 1:
+    if len({o["name"] for o in outs}) != 1:  # one layer (split over several cores: one entry per core)
         raise SnncError(f"the compiled model has {len(outs)} output layers; evaluation needs one")
-    out_core = int(outs[0]["core"])
-    n_feat = int(config["cnn_layers"][out_core]["dimensions"]["output_shape"]["feature_count"])
+    # output events carry the model's channels (a split output layer's cores: channel_offset, docs/splitting.md)
+    n_feat = max(int(o.get("channel_offset", 0))
+                 + int(config["cnn_layers"][int(o["core"])]["dimensions"]["output_shape"]["feature_count"])
+                 for o in outs)
     counts = np.zeros((len(idx), n_feat), np.int64)
     n_events = np.zeros(len(idx), np.int64)
     per_core: dict | None = {} if keep_counts else None

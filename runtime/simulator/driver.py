@@ -222,7 +222,7 @@ class Simulator:
             rows = rows[~log]
         rows[rows[:, 1] == RO, 1] = chip.readout_layer
         rows[rows[:, 1] == DVS, 1] = chip.dvs_layer
-        outputs, ro_events = split_outputs(rows, chip.readout_layer)
+        outputs, ro_events = split_outputs(rows, chip.readout_layer, prog.channel_offset)
         spike_counts, final = {}, {}
         for ci in used:
             c = prog.cores[ci]

@@ -2,6 +2,7 @@
 :class:`SimCore` s (plus the DVS layer's :class:`SimDvs`), checked for everything the simulators rely on."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -80,6 +81,9 @@ class SimProgram:
     max_total_events: int | None = None  # spikes in all (None: max(5e7, 1000 per input event))
     #: cores whose input congestion balancer is on: the chip drops events while they are busy (not simulated)
     congestion_balanced: tuple[int, ...] = ()
+    #: {core: first channel} of cores whose monitored events are renumbered to the model's channels (a slice of a
+    #: split layer: snnc.layers[].channels; an output core: snnc.outputs[].channel_offset); see split_outputs
+    channel_offset: dict = dataclasses.field(default_factory=dict)
 
 
 
@@ -257,4 +261,18 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
     pool = int(inp.get("pooling", 1) or 1) if source == "core" else 1
     return SimProgram(chip, cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
                        None if slow_clock_hz is None else float(slow_clock_hz), bool(leak_can_fire),
-                       overflow == "saturate", max(pool, 1), congestion_balanced=balanced)
+                       overflow == "saturate", max(pool, 1), channel_offset=_channel_offsets(meta, cores),
+                      congestion_balanced=balanced)
+
+
+def _channel_offsets(meta: dict, cores: dict) -> dict[int, int]:
+    """{core: first model channel} from the snnc section: a split layer's slices (``layers[].channels``), then the
+    outputs (``outputs[].channel_offset``, which also covers a channel concatenation feeding the output)."""
+    out: dict[int, int] = {}
+    rows = [(r, (r.get("channels") or [0])[0]) for r in meta.get("layers") or [] if isinstance(r, dict)]
+    rows += [(r, r.get("channel_offset", 0)) for r in meta.get("outputs") or [] if isinstance(r, dict)]
+    for row, offset in rows:
+        core = row.get("core")
+        if isinstance(core, int) and core in cores and isinstance(offset, int) and 0 <= offset < 1 << 15:
+            out[core] = offset
+    return {c: o for c, o in out.items() if o}

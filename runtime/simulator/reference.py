@@ -187,7 +187,7 @@ class ReferenceSimulator:
                                 int(ev["t"][i])) from None
         sim_seconds = time.perf_counter() - t0
         rows = np.asarray(self.rows, np.int64).reshape(-1, 5)
-        outputs, ro_events = split_outputs(rows, prog.target.readout_layer)
+        outputs, ro_events = split_outputs(rows, prog.target.readout_layer, prog.channel_offset)
         t_end = int(ev["t"][-1]) if len(ev) else 0
         return SimResult(outputs, self.counts, self.state, dict(self.in_events), dict(self.synops),
                          {c: int(self.counts[c].sum()) for c in used}, ev["t"].astype(np.int64), event_synops,

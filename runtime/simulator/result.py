@@ -129,11 +129,20 @@ def readout_model(prog: "SimProgram", readout_events: np.ndarray, t_end: int) ->
     return {"period_us": 1e6 / hz, "window": win, "counts": counts, "average": avg, "class": cls}
 
 
-def split_outputs(rows: np.ndarray, readout_layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (t, layer, feature, x, y) -> (output events, readout events) as :data:`OUTPUT_DTYPE` arrays."""
+def split_outputs(rows: np.ndarray, readout_layer: int, channel_offset: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (t, layer, feature, x, y) -> (output events, readout events) as :data:`OUTPUT_DTYPE` arrays.
+
+    ``channel_offset`` ({core: first channel}, :attr:`SimProgram.channel_offset`): the chip monitors a core's
+    spikes with the core's own channel numbers; a core that holds a slice of a split layer, or one branch of a
+    channel concatenation that is a model output, has its first channel added, so that the output events carry the
+    model's channel numbers (what snnc's host side does with the events it reads)."""
     arr = np.empty(len(rows), OUTPUT_DTYPE)
     for j, name in enumerate(OUTPUT_DTYPE.names):
         arr[name] = rows[:, j] if len(rows) else []
+    for core, offset in (channel_offset or {}).items():
+        if offset:
+            arr["feature"][arr["layer"] == core] += offset
     ro = arr["layer"] == readout_layer
     return arr[~ro], arr[ro]
 

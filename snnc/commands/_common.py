@@ -18,6 +18,8 @@ def add_model_options(p) -> None:
                    "subtract reset)")
     p.add_argument("--no-clip", dest="clip", action="store_false", help="keep weights above the threshold "
                    "(default: clip them to the threshold, with a warning)")
+    p.add_argument("--no-split", dest="split", action="store_false", help="refuse a layer too big for every core "
+                   "(default: split it over several cores by output channels, exactly; docs/splitting.md)")
     p.add_argument("--keep-biases", action="store_true", help="keep biases as chip leak (default: strip them, "
                    "with a warning); leak depends on the slow clock")
     p.add_argument("--cores", metavar="LIST", help="pin chip layers to cores, in layer order, e.g. 0,1,2,3")
@@ -131,7 +133,7 @@ def options_from_args(args) -> CompileOptions:
     monitor = getattr(args, "monitor", None)
     return CompileOptions(
         target=args.target, input_shape=parse_shape(args.input_shape), clip=args.clip,
-        keep_biases=args.keep_biases, convert_ann=args.convert_ann, cores=parse_int_list(args.cores, "--cores"),
+        keep_biases=args.keep_biases, convert_ann=args.convert_ann, split=getattr(args, "split", True), cores=parse_int_list(args.cores, "--cores"),
         dvs_input=args.dvs_input, quantize=args.quantize, readout=args.readout,
         decimate=parse_decimate(args.decimate), trust=args.trust, nir_dt=getattr(args, "nir_dt", None),
         dvs_crop=_ints(getattr(args, "dvs_crop", None), "--dvs-crop", 4),

@@ -185,7 +185,11 @@ def build_config(result, arrays: bool = False) -> dict:
         snnc_layers.append(entry)
     outputs = []
     for i in exits:
-        out = {"core": core_of[i], "name": chip.layers[i].name}
+        layer = chip.layers[i]
+        out = {"core": core_of[i], "name": layer.split_of or layer.name}
+        shift = next(int(d.feature_shift) for d in layer.destinations if d.layer == OUTPUT)
+        if shift:  # a slice of a split output layer, or a branch of a concatenation that is the output
+            out["channel_offset"] = shift
         if i in channels_of:
             out["channels"] = channels_of[i]
         outputs.append(out)
@@ -198,6 +202,7 @@ def build_config(result, arrays: bool = False) -> dict:
                   "cores": [core_of[i] for i in chip.input_targets], "pooling": int(chip.input_pooling)},
         "outputs": outputs,
         "layers": snnc_layers,
+        **({"split": result.split_json()} if chip.meta.get("split") and hasattr(result, "split_json") else {}),
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
         "simulator": dict(SIMULATOR_DEFAULTS, **_slow_clock(result)),
     }
