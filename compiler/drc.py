@@ -1,10 +1,8 @@
 """Design-rule checks: one small function per hardware rule, each naming the rule, the user's layer, the measured
 value and the limit, with a hint that would fix it.  All rules run; every violation is reported at once.
 
-Rule ids are stable (scripts depend on them): kernel_memory, neuron_memory, bias_memory, core_assignment,
-layer_count, kernel_size, kernel_shape, stride, padding, dilation, groups, pooling, input_size, output_size,
-channels, destinations, feature_shift, threshold_shared, neuron_model, unsupported_layer, recurrence (and
-synops_bandwidth, from ``bandwidth.py``).  The numbers come from the target table (``snnc.targets.speck``).
+Rule ids are stable; all of them, with their severity and where each is checked, are in ``compiler/rules.py``.
+The numbers come from the target table (``snnc.targets.speck``).
 """
 from __future__ import annotations
 
@@ -16,11 +14,7 @@ from .chip import OUTPUT, ChipLayer, ChipModel
 from .errors import Diagnostics
 from .ir import IAF, LIF, AvgPool, BatchNorm, Concat, Conv2d, Graph, Input, ReLU, SumPool, Unsupported
 from .memory import bias_memory, kernel_memory, neuron_memory
-
-RULE_IDS = ("kernel_memory", "neuron_memory", "bias_memory", "core_assignment", "layer_count", "kernel_size",
-            "kernel_shape", "stride", "padding", "dilation", "groups", "pooling", "input_size", "output_size",
-            "channels", "destinations", "threshold_shared", "neuron_model", "unsupported_layer", "recurrence",
-            "synops_bandwidth", "feature_shift")
+from .rules import RULE_IDS  # noqa: F401  (the one list; re-exported for scripts that import it here)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -159,6 +153,15 @@ def _one_of(values) -> str:
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
+def rule_average_pooling(graph: Graph, target, d: Diagnostics) -> None:
+    """An AvgPool left after the passes: it could not become sum pooling (avgpool_to_sumpool)."""
+    for name in graph.node_names():
+        if isinstance(graph[name], AvgPool):
+            d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
+                    "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
+                    limit="SumPool")
+
+
 def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
     """A channel concatenation is the destinations of its sources with a ``feature_shift`` each; only spiking layers
     can be shifted (the input events go to the cores as they are).  (One that feeds the model output is read with
@@ -180,18 +183,13 @@ def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
 
 
 GRAPH_RULES: list[Callable] = [rule_recurrence, rule_unsupported_layer, rule_neuron_model, rule_threshold_shared,
-                               rule_concat]
+                               rule_average_pooling, rule_concat]
 
 
 def check_graph(graph: Graph, target) -> Diagnostics:
     d = Diagnostics()
     for rule in GRAPH_RULES:
         rule(graph, target, d)
-    for name in graph.node_names():  # AvgPool that could not become SumPool
-        if isinstance(graph[name], AvgPool):
-            d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
-                    "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
-                    limit="SumPool")
     return d
 
 

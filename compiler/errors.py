@@ -35,6 +35,12 @@ class Diagnostic:
     limit: Any = None
     severity: str = "error"
 
+    def __post_init__(self) -> None:  # every id is in the one table of rules (compiler/rules.py), with its severity
+        from .rules import rule
+
+        if self.severity not in rule(self.rule).severity:
+            raise ValueError(f"rule {self.rule!r} is registered as {rule(self.rule).severity}, not {self.severity}")
+
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("severity")

@@ -87,7 +87,7 @@ def resolve_monitor(chip: ChipModel, monitor, diags: Diagnostics) -> tuple[list[
     return layers, dvs
 
 
-def readout_layer(chip: ChipModel, target) -> tuple[int, ChipLayer, list[int]]:
+def readout_spread(chip: ChipModel, target) -> tuple[int, ChipLayer, list[int]]:
     """For ``--readout``: (index of the one output layer, that layer with its channels spread to 0, 4, 8, ...
     (readout errata), the channel list).  SnncError when the readout cannot read the model."""
     exits = chip.exits()
@@ -136,9 +136,9 @@ def check_options(chip: ChipModel, target, options, diags: Diagnostics) -> None:
     chip.meta["decimators"] = resolve_decimators(chip, target, getattr(options, "decimate", {}) or {})
     chip.monitor, chip.monitor_dvs = resolve_monitor(chip, getattr(options, "monitor", None), diags)
     if getattr(options, "readout", False):
-        readout_layer(chip, target)
+        readout_spread(chip, target)
     chip.meta["options_checked"] = True
 
 
-__all__ = ["check_options", "check_quantize", "find_layer", "readout_layer", "resolve_decimators",
+__all__ = ["check_options", "check_quantize", "find_layer", "readout_spread", "resolve_decimators",
            "resolve_monitor"]

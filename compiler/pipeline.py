@@ -19,30 +19,47 @@ from .ir import Graph, Unsupported
 from .mapping import assign_cores
 from .memory import memory_row
 from .options import check_options, check_quantize
-from .passes.chip_passes import CHIP_PASSES
-from .passes.dvs_passes import DVS_PASSES
-from .passes.graph_passes import GRAPH_PASSES
+from .passes import chip_passes as cp
+from .passes import dvs_passes as dp
+from .passes import graph_passes as gp
 from .passes.group import group_chip_layers
 from .passes.split import explain_refusals, split_layers, split_notes
 from .sanity import check_values
 
-ALL_GRAPH_PASSES = {**GRAPH_PASSES, **DVS_PASSES}
-ALL_CHIP_PASSES = {**CHIP_PASSES, "split_layers": split_layers}
-
+#: Each family's passes, in order: the one place a pass is registered (a function ``(graph, ctx) -> graph`` in
+#: ``passes/graph_passes.py`` / ``dvs_passes.py``, or ``(chip, ctx) -> chip`` in ``passes/chip_passes.py``).
 PIPELINES = {
     "speck": {
-        "graph": ["insert_dvs", "convert_ann", "fold_batchnorm", "collapse_neuron_params", "drop_identity_pools",
-                  "avgpool_to_sumpool", "lower_linear", "merge_pools", "absorb_dvs_pooling"],
-        "chip": ["strip_biases", "clip_weights", "split_layers"],
+        "graph": [dp.insert_dvs, gp.convert_ann, gp.fold_batchnorm, gp.collapse_neuron_params,
+                  gp.drop_identity_pools, gp.avgpool_to_sumpool, gp.lower_linear, gp.merge_pools,
+                  dp.absorb_dvs_pooling],
+        "chip": [cp.strip_biases, cp.clip_weights, split_layers],
     },
 }
+
+
+def pass_names(family: str = "speck", stage: str = "graph") -> list[str]:
+    return [f.__name__ for f in PIPELINES[family][stage]]
+
+
+def run_graph_passes(graph: Graph, ctx, family: str = "speck", only=None) -> Graph:
+    """Run ``family``'s graph passes in the pipeline's order (``only``: just those named, still in that order; e.g.
+    ``snnc convert`` folds an ANN with the passes that keep its float function)."""
+    if only is not None:
+        unknown = set(only) - set(pass_names(family))
+        if unknown:
+            raise ValueError(f"no graph pass named {sorted(unknown)} in PIPELINES[{family!r}]")
+    for fn in PIPELINES[family]["graph"]:
+        if only is None or fn.__name__ in only:
+            graph = fn(graph, ctx)
+    return graph
 
 
 @dataclass
 class CompileOptions:
     """Everything a user can choose.  The CLI flags map one to one onto these fields."""
 
-    target: str = "speck2f"
+    target: str | None = None  # a chip or board name; None: targets/speck.py DEFAULT_TARGET
     input_shape: tuple | None = None
     clip: bool = True  # --no-clip
     keep_biases: bool = False  # --keep-biases
@@ -159,7 +176,9 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     """Run the pipeline on a path, a torch module, a NIR graph or a Graph for ``target``, a chip value
     (``snnc.targets.speck.Target``; ``snnc.targets.compile.run_pipeline`` looks one up by ``options.target``).
 
-    ``until``: ``"assign"`` (what ``snnc check`` needs) or ``"quantize"`` (integers, for ``snnc compile``).
+    ``until``: ``"assign"`` (what ``snnc check`` needs: ``result.chip`` keeps float weights) or ``"quantize"``
+    (``result.chip`` holds the integers, for ``snnc compile``).  Both quantize a model that fits, so both report the
+    same diagnostics.
     Raises SnncError for unusable input; hardware-rule violations are collected in ``result.diagnostics``.
     """
     if isinstance(target, (CompileOptions, str)) or target is None:
@@ -190,12 +209,10 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         result.graph = graph
         result.notes = ctx.notes
         return result
-    stages = PIPELINES[target.family]
     unsupported = [n for n in graph.node_names() if isinstance(graph[n], Unsupported)]
     before = graph
     try:
-        for name in stages["graph"]:
-            graph = ALL_GRAPH_PASSES[name](graph, ctx)
+        graph = run_graph_passes(graph, ctx, target.family)
     except SnncError:
         if not unsupported:
             raise
@@ -209,8 +226,8 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     result.diagnostics.extend(check_graph(graph, target))
     chip = group_chip_layers(graph, ctx)
     rule_input_pooling(graph, target, result.diagnostics, chip, options.dvs_input)
-    for name in stages["chip"]:
-        chip = ALL_CHIP_PASSES[name](chip, ctx)
+    for chip_pass in PIPELINES[target.family]["chip"]:
+        chip = chip_pass(chip, ctx)
     result.diagnostics.extend(check_chip(chip, target, graph_reported=bool(result.diagnostics.errors)))
     explain_refusals(chip, result.diagnostics)
     result.chip = chip
@@ -226,13 +243,15 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     ctx.notes.extend(split_notes(chip))
     result.notes = ctx.notes
 
-    if until == "quantize" and result.fits:
+    if result.fits:  # check quantizes too, so that it reports (and refuses) exactly what compile does
         from .quantize import quantize_chip
 
         t3 = time.perf_counter()
-        result.chip = quantize_chip(chip, target, options, result.diagnostics)
+        quantized = quantize_chip(chip, target, options, result.diagnostics)
+        if until == "quantize":
+            result.chip = quantized
         result.timings["quantize"] = time.perf_counter() - t3
     return result
 
 
-__all__ = ["PIPELINES", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "OUTPUT"]
+__all__ = ["PIPELINES", "run_graph_passes", "pass_names", "CompileOptions", "CompileResult", "DoesNotFit", "run_pipeline", "OUTPUT"]

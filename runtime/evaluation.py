@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from snnc.compiler.errors import SnncError
+from snnc.targets.speck import DEFAULT_TARGET
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def _run_dask(job, paths, scheduler, results, bar, chunk):
             client.close()
 
 
-def load_model_config(model_or_config: str | Path, target: str = "speck2f") -> dict:
+def load_model_config(model_or_config: str | Path, target: str = DEFAULT_TARGET) -> dict:
     """A configuration dict from a configuration JSON, or from a model file compiled with default options."""
     p = Path(model_or_config)
     if not p.is_file():

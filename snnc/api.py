@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from snnc.targets.speck import DEFAULT_TARGET
 
 
 def load(path: str | Path, input_shape=None, trust: bool = False, nir_dt: float | None = None):
@@ -14,14 +15,14 @@ def load(path: str | Path, input_shape=None, trust: bool = False, nir_dt: float 
     return load_model(path, input_shape=input_shape, trust=trust, nir_dt=nir_dt)
 
 
-def check(model, target: str = "speck2f", **options):
+def check(model, target: str = DEFAULT_TARGET, **options):
     """Run the compile pipeline up to core assignment; return a ``CompileResult`` (``.fits``, ``.report()``)."""
     from snnc.targets.compile import CompileOptions, run_pipeline
 
     return run_pipeline(model, CompileOptions(target=target, **options), until="assign")
 
 
-def compile(model, target: str = "speck2f", output: str | Path | None = None, **options) -> dict:
+def compile(model, target: str = DEFAULT_TARGET, output: str | Path | None = None, **options) -> dict:
     """Compile to a configuration dict (written atomically to ``output`` when given).  Raises if it does not fit."""
     from snnc.targets.compile import CompileOptions, compile_model
 

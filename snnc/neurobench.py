@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from snnc.targets.speck import DEFAULT_TARGET
+
 try:
     import torch
     from neurobench.metrics.abstract import AccumulatedMetric, StaticMetric, WorkloadMetric
@@ -52,7 +54,7 @@ class SpeckModel(NeuroBenchModel):
     (``last_counts``: one dict per sample of the last batch).  ``__net__()`` is a torch module of the deployed
     layers (``Conv2d`` with the integer weights as floats) so that NeuroBench's own static metrics also run."""
 
-    def __init__(self, config, dt_us: int = _nm.DEFAULT_DT_US, target: str = "speck2f"):
+    def __init__(self, config, dt_us: int = _nm.DEFAULT_DT_US, target: str = DEFAULT_TARGET):
         super().__init__()
         from snnc.runtime.evaluation import load_model_config
         from snnc.runtime.simulator import Simulator

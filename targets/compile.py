@@ -9,12 +9,14 @@ from pathlib import Path
 
 from ..compiler import pipeline as _pipeline
 from ..compiler.pipeline import CompileOptions, CompileResult, DoesNotFit
-from .speck import Target, get_target
+from .speck import DEFAULT_TARGET, Target, get_target
 
 
 def resolve_target(target) -> Target:
-    """A ``Target`` as it is, or one looked up by name or device alias."""
-    return target if isinstance(target, Target) else get_target(target)
+    """A ``Target`` as it is, or one looked up by name or device alias (None: the default target)."""
+    if isinstance(target, Target):
+        return target
+    return get_target(DEFAULT_TARGET if target is None else target)
 
 
 def run_pipeline(model, options: CompileOptions | None = None, until: str = "assign") -> CompileResult:

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 from ..compiler.errors import SnncError
+from .speck import DEFAULT_BOARD, deployable_boards, get_target
 
 SHIM_MARKER = "PYPI_SAMNA"  # text found in the registry shim's __init__.py
 _EXTENSIONS = ("*.so", "*.pyd", "*.dylib")
@@ -27,13 +28,8 @@ READOUT_SCALARS = ("enable", "threshold", "low_pass_filter_disable", "low_pass_f
                    "readout_configuration_sel", "override_threshold_max", "monitor_enable",
                    "readout_pin_monitor_enable")
 
-# samna's ``device_type_name`` of each board (as samna reports them; sinabs uses the same names)
-DEVICE_TYPE_NAMES = {
-    "speck2fmodule": "Speck2fModuleDevKit",
-    "speck2fdevkit": "Speck2fDevKit",
-    "speck2edevkit": "Speck2eDevKit",
-    "speck2etestboard": "Speck2eTestBoard",
-}
+# samna's ``device_type_name`` of each board it can open, from the one table of boards (targets/speck.py: BOARDS)
+DEVICE_TYPE_NAMES = deployable_boards()
 
 MISSING = ("samna is not installed (the `samna` package on PyPI is only an installer shim); install SynSense's "
            "samna >= 0.46 from SynSense's package index to use the hardware")
@@ -76,10 +72,11 @@ def _samna():
 
 
 def _chip_module(samna, config: dict):
-    target = config["snnc"]["target"]
-    mod = getattr(samna, target, None)
+    target = get_target(config["snnc"]["target"])
+    mod = getattr(samna, target.samna_name, None)
     if mod is None:
-        raise SnncError(f"this samna has no module for {target}; update samna (>= 0.46)")
+        raise SnncError(f"this samna has no module for {target.name} (samna.{target.samna_name}); update samna "
+                        "(>= 0.46)")
     return mod
 
 
@@ -128,9 +125,11 @@ def _apply_dvs(dvs, cfg: dict) -> None:
 
 
 def apply_to_samna(config: dict, samna=None):
-    """Build ``samna.<target>.configuration.SpeckConfiguration`` from a config dict and validate it with samna.
+    """Build ``samna.<target>.configuration.<Target.samna_configuration_class>`` from a config dict and validate it
+    with samna.
 
-    Every field of ``cnn_layers``, ``dvs_layer`` and ``readout`` is set.  ``samna`` defaults to the installed real
+    Every field of ``cnn_layers``, ``dvs_layer`` (when ``Target.has_dvs``) and ``readout`` (when
+    ``Target.has_readout``) is set.  ``samna`` defaults to the installed real
     samna (SnncError when there is none); samna's own validation failing is a SnncError with its message.
     """
     from .config import load_config
@@ -138,20 +137,27 @@ def apply_to_samna(config: dict, samna=None):
     samna = samna if samna is not None else _samna()
     config = load_config(config)
     chip = _chip_module(samna, config)
-    cfg = chip.configuration.SpeckConfiguration()
+    target = get_target(config["snnc"]["target"])
+    cls = getattr(chip.configuration, target.samna_configuration_class, None)
+    if cls is None:
+        raise SnncError(f"this samna has no samna.{target.samna_name}.configuration."
+                        f"{target.samna_configuration_class}; update samna (>= 0.46)")
+    cfg = cls()
     layers = cfg.cnn_layers
     for i, layer_cfg in enumerate(config["cnn_layers"]):
         layer = layers[i]
         _apply_cnn_layer(layer, layer_cfg)
         layers[i] = layer
     cfg.cnn_layers = layers
-    dvs = cfg.dvs_layer
-    _apply_dvs(dvs, config["dvs_layer"])
-    cfg.dvs_layer = dvs
-    readout = cfg.readout
-    for key in READOUT_SCALARS:
-        setattr(readout, key, config["readout"][key])
-    cfg.readout = readout
+    if target.has_dvs:
+        dvs = cfg.dvs_layer
+        _apply_dvs(dvs, config["dvs_layer"])
+        cfg.dvs_layer = dvs
+    if target.has_readout:
+        readout = cfg.readout
+        for key in READOUT_SCALARS:
+            setattr(readout, key, config["readout"][key])
+        cfg.readout = readout
     result = chip.validate_configuration(cfg)
     ok, message = result if isinstance(result, tuple) else (bool(result), "")
     if not ok:
@@ -168,18 +174,17 @@ def flash_binary(config: dict, samna=None) -> bytes:
 
 
 def parse_device(text: str) -> tuple[str, int]:
-    """``"speck2fmodule:0"`` -> ("speck2fmodule", 0); the index defaults to 0."""
+    """``"NAME:1"`` -> ("NAME", 1); the index defaults to 0."""
     name, _, index = text.partition(":")
     try:
         return name.strip(), int(index) if index else 0
     except ValueError:
-        raise SnncError(f"--device {text!r}: expected NAME[:INDEX], e.g. speck2fmodule:0") from None
+        raise SnncError(f"--device {text!r}: expected NAME[:INDEX], e.g. {DEFAULT_BOARD}:0") from None
 
 
-def deploy(config: dict, device: str = "speck2fmodule:0", samna=None) -> str:
+def deploy(config: dict, device: str = f"{DEFAULT_BOARD}:0", samna=None) -> str:
     """Open the board named ``device`` and apply the configuration; returns a line saying what was done."""
     from .config import load_config
-    from .speck import get_target
 
     config = load_config(config)
     name, index = parse_device(device)

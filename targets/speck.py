@@ -26,7 +26,11 @@ class Target:
     name: str
     family: str
     cores: tuple[Core, ...]
-    aliases: tuple[str, ...] = ()
+    # what the chip has or lacks, and how samna names it (targets/samna_adapter.py reads these)
+    has_readout: bool = True  # the readout layer (classes from CNN channels); config "readout" is written for it
+    has_dvs: bool = True  # the DVS sensor and its layer (dvs_layer id below)
+    samna_module: str = ""  # samna.<module>.configuration; "" = the target's name
+    samna_configuration_class: str = "SpeckConfiguration"
     # per-core limits (docs/speck.md §3)
     max_input_size: int = 128
     max_output_size: int = 64
@@ -85,6 +89,15 @@ class Target:
     def n_cores(self) -> int:
         return len(self.cores)
 
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """The boards that carry this chip (``--target`` takes their names too), from :data:`BOARDS`."""
+        return tuple(b.name for b in BOARDS if b.target == self.name)
+
+    @property
+    def samna_name(self) -> str:
+        return self.samna_module or self.name
+
 
 def _speck_cores() -> tuple[Core, ...]:
     table = [  # kernel, neuron memory per core (docs/speck.md §1)
@@ -96,16 +109,60 @@ def _speck_cores() -> tuple[Core, ...]:
     return tuple(Core(i, k, n, 1 * Ki, 100e6 if i == 0 else 30e6) for i, (k, n) in enumerate(table))
 
 
-TARGETS: dict[str, Target] = {
-    "speck2f": Target("speck2f", "speck", _speck_cores(), aliases=("speck2fmodule", "speck2fdevkit", "speck2fmodulenoreadout")),
-    "speck2e": Target("speck2e", "speck", _speck_cores(), aliases=("speck2edevkit", "speck2etestboard")),
-}
+#: The chip a command uses when none is named (``--target``): written here only.
+DEFAULT_TARGET = "speck2f"
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target(DEFAULT_TARGET, "speck", _speck_cores()),
+    Target("speck2e", "speck", _speck_cores()),
+)}
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board carrying a chip: ``--device NAME[:INDEX]`` (snnc deploy) and ``--target NAME`` take its name."""
+
+    name: str
+    target: str  #: the chip on it (a key of TARGETS)
+    samna_device_type: str | None  #: samna's ``device_type_name`` (sinabs' io.device_types); None: deploy refuses it
+    description: str = ""
+
+
+#: Every board snnc knows, the one table: the help texts, ``snnc targets``, ``Target.aliases`` and the samna
+#: adapter's device names are built from it.
+BOARDS: tuple[Board, ...] = (
+    Board("speck2fmodule", DEFAULT_TARGET, "Speck2fModuleDevKit", "Speck 2f module dev kit"),
+    Board("speck2fdevkit", DEFAULT_TARGET, "Speck2fDevKit", "Speck 2f dev kit"),
+    Board("speck2fmodulenoreadout", DEFAULT_TARGET, None, "Speck 2f module (a name for --target only)"),
+    Board("speck2edevkit", "speck2e", "Speck2eDevKit", "Speck 2e dev kit"),
+    Board("speck2etestboard", "speck2e", "Speck2eTestBoard", "Speck 2e test board"),
+)
+#: The board ``snnc deploy`` opens when none is named.
+DEFAULT_BOARD = BOARDS[0].name
+
+
+def deployable_boards() -> dict[str, str]:
+    """{board name: samna device type name} for every board samna can open."""
+    return {b.name: b.samna_device_type for b in BOARDS if b.samna_device_type}
+
+
+def target_help(what: str = "chip") -> str:
+    """The ``--target`` help text, from the tables."""
+    others = [n for n in TARGETS if n != DEFAULT_TARGET]
+    return (f"{what}: {DEFAULT_TARGET} (default){''.join(', ' + n for n in others)}, or a board carrying one "
+            f"({', '.join(b.name for b in BOARDS)}; see `snnc targets`)")
+
+
+def device_help() -> str:
+    """The ``--device`` help text, from the tables."""
+    return (f"board to use, NAME[:INDEX] (default {DEFAULT_BOARD}:0): "
+            + ", ".join(deployable_boards()))
 
 
 #: The integer neuron every Speck target shares (state and weight ranges, decimator ratios): what
 #: ``snnc.runtime.neuron`` compiles into the simulator and the training layers.  Every entry of TARGETS has the same
 #: numbers (checked by tests/test_speck_family.py).
-SPECK_NEURON: Target = TARGETS["speck2f"]
+SPECK_NEURON: Target = TARGETS[DEFAULT_TARGET]
 
 
 def get_target(name: str) -> Target:

@@ -4,10 +4,7 @@ Each builder returns an ``nn.Module`` with deterministic weights (``seed``) and 
 the torch frontend reads, so ``snnc.load(model)`` needs no shape argument.  sinabs is imported only by the builders
 that use it.
 
-Import from a test with::
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from models import scnn
+Import from a test with ``from models import scnn`` (pyproject's pytest ``pythonpath`` holds tests/).
 """
 from __future__ import annotations
 

@@ -52,3 +52,13 @@ def test_a_cycle_between_siblings_and_a_facade_import_are_reported(tmp_path):
     assert run.returncode != 0
     assert "No cycles are allowed in snnc.compiler" in run.stdout
     assert "snnc.runtime.uses_facade imports the snnc facade" in run.stdout
+
+
+def test_tests_import_their_helpers_through_pyproject_pythonpath():
+    """pyproject's pytest ``pythonpath`` puts tests/ on the path: no test edits sys.path itself (issue 21)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    offenders = [p.name for p in here.glob("test_*.py")
+                 if "sys.path.insert" in p.read_text() and p.name != Path(__file__).name]
+    assert offenders == []

@@ -280,8 +280,9 @@ def test_check_flags_core_0_and_the_hinted_decimator_makes_it_pass(tmp_path, cap
 
 def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_cnn):
     """The static estimate (default activity, same input rate) against the simulator's count, on the NIR paper's
-    N-MNIST CNN with MNIST digits encoded by saccade_events: every core's mean rate within a factor of 5 (static /
-    measured was 0.23..0.87 over the first 10 test digits)."""
+    N-MNIST CNN with the first 10 MNIST test digits encoded by saccade_events: every core's mean rate within a factor
+    of 5 (static / measured was 0.23..0.87), and the estimate below the measurement on average (it assumes less
+    activity than this network has)."""
     from snnc.targets.compile import CompileOptions, run_pipeline
     from snnc.runtime.events import saccade_events
     from snnc.runtime.training.data import load_mnist
@@ -291,15 +292,20 @@ def test_static_estimate_within_factor_5_of_measured_on_nir_paper_cnn(nir_paper_
     mnist = Path(__file__).resolve().parents[1] / "examples" / "data" / "mnist"  # shipped with the project
     images, _ = load_mnist(mnist)
     res = run_pipeline(nir_paper_cnn, CompileOptions(), until="assign")
-    for k in range(2):
+    ratios = []
+    for k in range(10):
         img = images[k].astype(float)
         ev = saccade_events(img / img.max(), rng=k)
         measured = analyze(res, events=ev)
         rate = len(ev) / measured["duration_s"]
         static = analyze(res, input_rate=rate)
+        assert len(measured["cores"]) == len(static["cores"]) == len(res.chip.layers)
         for m, s in zip(measured["cores"], static["cores"]):
             ratio = s["synops_per_s_mean"] / m["synops_per_s_mean"]
-            assert 0.2 <= ratio <= 5, (m["layer"], ratio)
+            assert 0.2 <= ratio <= 5, (k, m["layer"], ratio)
+            ratios.append(ratio)
+    assert len(ratios) == 10 * len(res.chip.layers)
+    assert 0.2 <= float(np.exp(np.mean(np.log(ratios)))) < 1.0, ratios
 
 
 def test_advice_without_a_way_to_resimulate_names_the_feeding_layer(tmp_path):

@@ -4,13 +4,11 @@ and fails with `synops_bandwidth` on the same events 10x faster, with a decimato
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from conftest import SHARED  # noqa: E402
 from test_bandwidth import _check  # noqa: E402
 

@@ -2,13 +2,13 @@
 
 For every rule-breaking model of the test suite (one per rule, from ``test_drc.py``), the small models of
 ``models.py``, sinabs-shaped networks and inputs the DVS layer refuses, and for options drawn by hypothesis
-(valid and invalid ones), ``snnc.check`` and ``snnc.compile`` end the same way: fits / does not fit (exit 1) / bad
-input (exit 2).
+(valid and invalid ones), ``check`` and ``compile`` end the same way -- fits / does not fit (exit 1) / bad input
+(exit 2) -- with the same diagnostics: every error and warning (rule, layer, message, hint, measured, limit), or
+the same one-line refusal.  Both are compared as the commands run them (``targets.compile.run_pipeline`` until
+``assign`` for check, until ``quantize`` for compile, which is what ``snnc compile`` reports and writes from).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +16,6 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models as M  # noqa: E402
 from test_drc import CASES  # noqa: E402
 
@@ -45,6 +44,14 @@ def _sumpool(k):
     return sl.SumPool2d(k)
 
 
+def _tiny_weights():
+    """Every weight 1e-6 of the threshold: all round to 0 (error[quantization]), which compile finds when it
+    quantizes; check must say so too."""
+    m = _sinabs_seq(nn.Conv2d(2, 4, 3, bias=False), "iaf")
+    nn.init.constant_(m[0].weight, 1e-6)
+    return m
+
+
 MODELS = {f"rule-{k}": (lambda f=f: (f(), None)) for k, f in CASES.items()}
 # test_drc's kernel_memory case has 9.4 M weights (seconds per call); this one breaks the same rule with 150 k
 MODELS["rule-kernel_memory"] = lambda: (_sinabs_seq(nn.Conv2d(64, 256, 3, bias=False), "iaf"), (64, 8, 8))
@@ -62,6 +69,7 @@ MODELS.update({
     "pool-2x1-between-cores": lambda: (_sinabs_seq(nn.Conv2d(2, 4, 3, bias=False), "iaf", _sumpool((2, 1)),
                                                    nn.Conv2d(4, 4, 3, bias=False), "iaf"), (2, 16, 16)),
     "sixteen-outputs": lambda: (_sinabs_seq(nn.Flatten(), nn.Linear(8, 16, bias=False), "iaf"), (8,)),
+    "weights-round-to-zero": lambda: (_tiny_weights(), (2, 8, 8)),
 })
 
 OPTIONS = st.fixed_dictionaries({}, optional={
@@ -80,24 +88,40 @@ OPTIONS = st.fixed_dictionaries({}, optional={
 })
 
 
-def _outcome(fn, model, shape, options):
+def _outcome(until, model, shape, options):
+    from snnc.targets.compile import CompileOptions, run_pipeline
+
     try:
-        out = fn(model, input_shape=shape, **options)
+        result = run_pipeline(model, CompileOptions(input_shape=shape, **options), until=until)
     except SnncError as e:
-        return getattr(e, "exit_code", 2), str(e)
-    if isinstance(out, dict):  # compile wrote a configuration
-        return 0, "fits"
-    return (0, "fits") if out.fits else (1, "does not fit")
+        return getattr(e, "exit_code", 2), str(e), []
+    diags = [(d.severity, d.rule, d.layer, d.message, d.hint, repr(d.measured), repr(d.limit))
+             for d in result.diagnostics]
+    return (0 if result.fits else 1), "", diags
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-@settings(max_examples=4)
+@settings(max_examples=15)
 @given(options=OPTIONS)
-def test_check_and_compile_exit_the_same_way(name, options):
+def test_check_and_compile_report_the_same(name, options):
     model, shape = MODELS[name]()
-    checked = _outcome(snnc.check, model, shape, options)
-    compiled = _outcome(snnc.compile, model, shape, options)
-    assert checked[0] == compiled[0], f"check: {checked}, compile: {compiled}"
+    checked = _outcome("assign", model, shape, options)
+    compiled = _outcome("quantize", model, shape, options)
+    assert checked == compiled
+
+
+def test_compile_writes_only_what_check_passes():
+    """snnc.compile (the API) raises exactly when check does not fit."""
+    for name in ("scnn", "rule-stride", "rule-kernel_memory", "weights-round-to-zero"):
+        model, shape = MODELS[name]()
+        fits = snnc.check(model, input_shape=shape).fits
+        try:
+            snnc.compile(model, input_shape=shape)
+            wrote = True
+        except SnncError as e:
+            assert e.exit_code == 1
+            wrote = False
+        assert wrote == fits, name
 
 
 @pytest.mark.parametrize("options, model", [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from sinabs_ref import assert_same_config, sinabs_config  # noqa: E402
 
 import snnc  # noqa: E402

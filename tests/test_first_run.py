@@ -118,4 +118,4 @@ def test_simulate_warns_when_the_congestion_balancer_is_enabled(capsys, tmp_path
     save_events(ev, poisson_events(np.full((2, 34, 34), 0.5), duration_us=20_000, rng=0))
     code, out, err = run_cli(capsys, "simulate", cfg, "--events", ev)
     assert code == 0 and "output events" in out
-    assert "input_congestion_balancer_enable is on for core(s) [1]" in err and "as if it were off" in err
+    assert "input_congestion_balancer_enable is on for core 1" in err and "with the balancer off" in err

@@ -19,7 +19,6 @@ import pytest
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from conftest import install_samna_stub  # noqa: E402
 
 import snnc  # noqa: E402

@@ -1,6 +1,4 @@
 """torch / sinabs -> graph IR: every layer mapping, residual graphs, input shapes, unsupported layers."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +7,6 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402

@@ -221,17 +221,85 @@ def test_output_is_a_folder(cli, work):
     assert "folder" in err[0]
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_unwritable_output_folder_found_before_training(cli, work):
-    ro = work / "ro"
-    ro.mkdir()
-    t = toml(work, TOML.replace('model = "m.pt"', 'model = "ro/m.pt"'))
-    ro.chmod(0o500)
+def _as_unprivileged_user(fn):
+    """Run ``fn()`` (-> (exit code, stderr text)) as the unprivileged user ``nobody`` when the tests run as root (CI
+    does): a forked child drops root's privileges (setgroups, setgid, setuid) and runs it; root itself writes into any
+    folder.  As any other user, ``fn`` runs here."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return fn()
+    import pwd
+    import pickle
+
+    user = pwd.getpwnam("nobody")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 99
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            assert os.geteuid() == user.pw_uid and os.getegid() == user.pw_gid
+            result = fn()
+            code = 0
+        except BaseException as e:  # report anything to the parent
+            result = ("child failed", repr(e))
+        with os.fdopen(w, "wb") as f:
+            pickle.dump(result, f)
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    result = pickle.loads(data)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, result
+    return result
+
+
+def test_unwritable_output_folder_found_before_training(tmp_path_factory):
+    """``snnc train`` whose model goes into a folder the user cannot write: one line, exit 2, before any training.
+    Under root (CI) it runs as the user ``nobody`` on a root-owned folder (root could write anywhere)."""
+    import contextlib
+    import io
+    import tempfile
+
+    # imported before the privileges drop: the interpreter's own files may be readable by root only
+    import importlib.readers  # noqa: F401
+    import importlib.resources  # noqa: F401
+    import tomllib  # noqa: F401
+
+    import snnc.commands.train  # noqa: F401
+    import snnc.runtime.training.config  # noqa: F401
+    import snnc.runtime.training.train  # noqa: F401
+    from snnc.cli import main
+
+    base = Path(tempfile.mkdtemp(prefix="snnc-ro-"))  # /tmp: reachable by every user, unlike pytest's tmp folders
     try:
-        _, _, err = cli(["train", t, "--no-progress"], work)
-        assert "cannot write" in err[0]
+        base.chmod(0o755)
+        ro = base / "ro"
+        ro.mkdir()
+        t = toml(base, TOML.replace('model = "m.pt"', 'model = "ro/m.pt"'))
+        for p in (t, base / "data"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        ro.chmod(0o555)  # owner (root, or this user) and everybody else: no writing
+        before = snapshot(base)
+
+        def run():
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main(["train", str(t), "--no-progress"])
+            return code, err.getvalue()
+
+        code, err = _as_unprivileged_user(run)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and "cannot write" in lines[0] and "ro" in lines[0], err
+        assert snapshot(base) == before
     finally:
-        ro.chmod(0o700)
+        ro.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------- broken models refused
@@ -285,7 +353,7 @@ def _zip_pt(path: Path, pkl: bytes, compress=zipfile.ZIP_STORED):
 
 
 def test_pickle_opcode_bomb_stops_early(cli, work, monkeypatch):
-    from snnc.compiler.frontends import loader
+    from snnc.compiler.frontends import safe_pickle as loader
 
     monkeypatch.setattr(loader, "MAX_PICKLE_OPS", 10_000)
     model = _zip_pt(work / "ops.pt", b"\x80\x02" + b"(0" * 20_000 + b"N.")
@@ -300,7 +368,7 @@ def test_pickle_zip_bomb_stops_early(cli, work):
 
 
 def test_pickle_larger_than_the_bound(cli, work, monkeypatch):
-    from snnc.compiler.frontends import loader
+    from snnc.compiler.frontends import safe_pickle as loader
 
     monkeypatch.setattr(loader, "MAX_PICKLE_BYTES", 1000)
     model = _zip_pt(work / "big.pt", b"\x80\x02" + b"(0" * 1000 + b"N.")

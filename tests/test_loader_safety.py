@@ -4,7 +4,6 @@ import os
 import pickle
 import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,11 +11,11 @@ import torch.nn as nn
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402
-from snnc.compiler.frontends.loader import load_model, parse_shape, scan_pickle_globals  # noqa: E402
+from snnc.compiler.frontends.loader import load_model, parse_shape
+from snnc.compiler.frontends.safe_pickle import scan_pickle_globals  # noqa: E402
 
 pytest.importorskip("sinabs")
 

@@ -1,15 +1,12 @@
 """``--monitor``: which layers' spikes are read out, written as sinabs writes it and honoured by the simulator."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from sinabs_ref import assert_same_config, sinabs_config  # noqa: E402
 
 import snnc  # noqa: E402

@@ -20,7 +20,6 @@ from snnc.runtime import neurobench_metrics as nm
 from snnc.runtime.events import make_events, save_events
 from snnc.runtime.simulator import Simulator, program_from_config
 
-sys.path.insert(0, str(Path(__file__).parent))
 from neurobench_ref import stepped_model, neurobench_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The pickle scanner (loader._scan_one_pickle) against a slow reference built on pickletools.genops.
+"""The pickle scanner (safe_pickle._scan_one_pickle) against a slow reference built on pickletools.genops.
 
 The scanner decodes the frequent opcodes itself (for speed); the reference below reads every opcode with the
 standard library.  Both must find the same globals and the same bare-int value on real pickles, and agree on
@@ -9,9 +9,7 @@ import io
 import pickle
 import pickletools
 import random
-import sys
 from collections import OrderedDict, deque
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,11 +17,10 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 from snnc.compiler.errors import SnncError  # noqa: E402
-from snnc.compiler.frontends import loader  # noqa: E402
+from snnc.compiler.frontends import safe_pickle as loader  # noqa: E402
 
 _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/configs.py (pytest runs with --import-mode=importlib)
 import configs as C  # noqa: E402
 from snnc.cli import main  # noqa: E402
 from snnc.compiler.errors import SnncError  # noqa: E402
@@ -95,14 +93,18 @@ def test_pooling_shift_monitor_and_depth_first_order(ref):
     w1[2, 1] = 9  # input feature 1 (= 0 + shift) -> output feature 2
     l1 = C.layer(w1, (2, 2), threshold_high=9, monitor=True)
     l0["destinations"][0]["feature_shift"] = 1
-    cfg = C.config({0: l0, 1: C.layer(w1, (2, 2), threshold_high=9, monitor=True)})
+    cfg = C.config({0: l0, 1: l1})
     r = run(cfg, make_events([3, 0], [2, 1], [10, 20], [0, 0]), ref)
     out = [tuple(int(v) for v in e) for e in r.output_events]
     # depth-first: event 1's whole cascade, then event 2's; un-pooled coordinates for core 0, pooled into core 1
     assert out == [(10, 0, 0, 3, 2), (10, 1, 2, 1, 1), (20, 0, 0, 0, 1), (20, 1, 2, 0, 0)]
     assert r.input_events_per_core == {0: 2, 1: 2}
     assert r.spike_counts[1][2, 1, 1] == 1 and r.spike_counts[1].sum() == 2
-    assert l1["monitor_enable"]
+    # monitor_enable decides what leaves the chip: core 1 unmonitored still spikes, but only core 0's events come out
+    l1_quiet = C.layer(w1, (2, 2), threshold_high=9, monitor=False)
+    r = run(C.config({0: l0, 1: l1_quiet}), make_events([3, 0], [2, 1], [10, 20], [0, 0]), ref)
+    assert [tuple(int(v) for v in e) for e in r.output_events] == [(10, 0, 0, 3, 2), (20, 0, 0, 0, 1)]
+    assert r.spike_counts[1].sum() == 2
 
 
 @pytest.mark.parametrize("ref", BOTH)
@@ -238,3 +240,36 @@ def test_cli_bad_input_exits_2_with_one_line(files, capsys):
     assert len(err) == 1 and "x=99" in err[0]
     assert not (tmp / "o.npz").exists()
     assert main(["simulate", str(tmp / "missing.json"), "--events", str(tmp / "ev.npy")]) == 2
+
+
+def test_congestion_balancer_is_said_not_ignored(tmp_path, capsys):
+    """A configuration (written by another tool) that turns the input congestion balancer on: the chip then drops
+    events while a core is busy (timing the simulator does not model), so simulate says so in one warning line
+    naming the core, and still runs (as with the balancer off)."""
+    import warnings
+
+    from snnc.runtime.simulator import program_from_config
+
+    cfg = one_neuron(127)
+    cfg["cnn_layers"][0]["input_congestion_balancer_enable"] = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prog = program_from_config(cfg)
+    assert prog.congestion_balanced == (0,)
+    assert [str(w.message) for w in caught if "congestion" in str(w.message)][0].startswith(
+        "configuration: input_congestion_balancer_enable is on for core 0")
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cfg))
+    events = tmp_path / "ev.npy"
+    from snnc.runtime.events import save_events
+
+    save_events(events, make_events([0], [0], [10], [0]))
+    capsys.readouterr()
+    assert main(["simulate", str(path), "--events", str(events)]) == 0
+    err = capsys.readouterr().err
+    assert [ln for ln in err.splitlines() if "congestion" in ln] and "does not model" in err
+    cfg["cnn_layers"][0]["input_congestion_balancer_enable"] = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert program_from_config(cfg).congestion_balanced == ()
+    assert not [w for w in caught if "congestion" in str(w.message)]

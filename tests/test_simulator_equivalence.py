@@ -3,15 +3,12 @@ order, same final states, spike counts and per-event synops -- over random small
 """
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/configs.py (pytest runs with --import-mode=importlib)
 import configs as C  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402
 from snnc.runtime.simulator.reference import ReferenceSimulator  # noqa: E402

@@ -3,8 +3,6 @@ runtime/neuron.py, the stored order of kernel columns (``kx_position``) that mak
 wide kernels and strides up to 4 against the reference simulator, and output events beyond the first buffer."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -12,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import configs as C  # noqa: E402
 from snnc.runtime import neuron  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402

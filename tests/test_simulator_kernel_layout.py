@@ -5,14 +5,13 @@ output events in its order, its final states and counts."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
 import configs as C  # noqa: E402
 from snnc.compiler.errors import SnncError  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402
@@ -23,15 +22,40 @@ from snnc.runtime.simulator.reference import ReferenceSimulator  # noqa: E402
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+def _deep_reference(prog, ev):
+    """The reference simulator (recursive, depth-first cascades) on a thread with a large stack and recursion limit,
+    so that a long cascade is compared instead of lost to a RecursionError.  Returns (result, SnncError or None)."""
+    out: dict = {}
+
+    def work():
+        try:
+            out["ref"] = ReferenceSimulator(prog).run(ev)
+        except SnncError as e:
+            out["err"] = e
+        except BaseException as e:  # RecursionError included: the test must see it
+            out["bad"] = e
+
+    old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(200_000)
+    threading.stack_size(512 << 20)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old_stack)
+        sys.setrecursionlimit(old_limit)
+    if "bad" in out:
+        raise out["bad"]
+    return out.get("ref"), out.get("err")
+
+
 def _same(cfg, ev, overflow="saturate"):
     prog = program_from_config(cfg, overflow=overflow)
-    try:
-        ref = ReferenceSimulator(prog).run(ev)
-    except SnncError:  # a loop that keeps firing: the fast simulator refuses it too
+    ref, err = _deep_reference(prog, ev)
+    if err is not None:  # a loop that keeps firing: the fast simulator refuses it too
         with pytest.raises(SnncError):
             Simulator(prog).run(ev)
-        return None
-    except RecursionError:  # a long cascade deeper than Python's stack: nothing to compare with
         return None
     fast = Simulator(prog).run(ev)
     np.testing.assert_array_equal(fast.output_events, ref.output_events)

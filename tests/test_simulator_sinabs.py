@@ -4,8 +4,6 @@ over one time bin equals that of a one-step integer forward through torch convol
 and sinabs SumPool2d."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +11,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/configs.py (pytest runs with --import-mode=importlib)
 import configs as C  # noqa: E402
 from snnc.runtime.events import events_to_frames, make_events  # noqa: E402
 from snnc.runtime.simulator import Simulator  # noqa: E402

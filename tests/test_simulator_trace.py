@@ -3,14 +3,11 @@ reference simulator record the same deliveries in the same order, tracing change
 agrees with the per-core counts."""
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
 
-sys.path.insert(0, str(Path(__file__).parent))
 import configs as C  # noqa: E402
 from test_simulator_equivalence import SETTINGS, networks  # noqa: E402
 from snnc.runtime.events import make_events  # noqa: E402

@@ -1,13 +1,12 @@
 """Cross-check against sinabs: a model moved from sinabs deploys to the same integers.
 
-For bias-free models whose neurons set ``min_v_mem``, every used core's weights, thresholds, dimensions and
-destination pooling that ``snnc compile`` writes must equal what sinabs' own config builder
-(``get_dynapcnn_layer_config_dict``) produces after sinabs' discretization (``DynapcnnNetwork(discretize=True)``).
+Every field sinabs' own config builder writes (``DynapcnnNetwork(discretize=True).make_config``: weights, biases,
+leak, initial states, thresholds, reset, dimensions, destinations, monitor flags, the DVS layer) must be equal in
+what ``snnc compile`` writes, compared by tests/sinabs_ref.py: assert_same_config.
 sinabs is imported behind the samna stand-in of ``conftest.py``; it serves only as the reference.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,50 +14,20 @@ import pytest
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from models import scnn  # noqa: E402
+from sinabs_ref import UNSET, assert_same_config, sinabs_config
 
 import snnc  # noqa: E402
 
 NIR_MODEL = Path(__file__).resolve().parents[1] / "examples" / "nmnist_cnn.nir"  # the NIR paper's CNN, shipped
 
 
-def _sinabs_layers(dynapcnn, model, input_shape):
-    """sinabs' per-layer config dicts (in sinabs' topological layer order) and its layer -> core map."""
-    from sinabs.backend.dynapcnn.chips.speck2f import Speck2FConfigBuilder
-
-    net = dynapcnn.DynapcnnNetwork(model, input_shape=input_shape, discretize=True)
-    l2c = Speck2FConfigBuilder.map_layers_to_cores(net.dynapcnn_layers)
-    dicts = {idx: Speck2FConfigBuilder.get_dynapcnn_layer_config_dict(layer, l2c, net.layer_destination_map[idx])
-             for idx, layer in net.dynapcnn_layers.items()}
-    return [dicts[i] for i in sorted(dicts)], [l2c[i] for i in sorted(dicts)]
-
-
 def _compare(dynapcnn, model, input_shape, check_low=True, source=None, **options):
-    """Compile ``source`` (default: ``model`` itself) with snnc and compare with sinabs' config of ``model``."""
-    ref, ref_cores = _sinabs_layers(dynapcnn, model, input_shape)
-    config = snnc.compile(model if source is None else source, target="speck2f", input_shape=input_shape, **options)
-    ours_cores = [layer["core"] for layer in config["snnc"]["layers"]]
-    assert len(ours_cores) == len(ref), "different number of chip layers"
-    ref_index = {c: i for i, c in enumerate(ref_cores)}
-    our_index = {c: i for i, c in enumerate(ours_cores)}
-    used = {c for c in ours_cores}
-    for core, layer in enumerate(config["cnn_layers"]):
-        if core not in used:
-            assert layer["weights"] == [] and not any(d["enable"] for d in layer["destinations"])
-    for i, (s, core) in enumerate(zip(ref, ours_cores)):
-        o = config["cnn_layers"][core]
-        name = config["snnc"]["layers"][i]["name"]
-        assert o["dimensions"] == s["dimensions"], name
-        assert np.array_equal(np.array(o["weights"]), np.array(s["weights"])), f"{name}: weights differ"
-        assert o["threshold_high"] == s["threshold_high"], name
-        assert o["return_to_zero"] == s["return_to_zero"], name
-        if check_low:
-            assert o["threshold_low"] == s["threshold_low"], name
-        ours = sorted((our_index[d["layer"]], d["pooling"]) for d in o["destinations"] if d["enable"])
-        theirs = sorted((ref_index[d["layer"]], d["pooling"]) for d in s["destinations"])
-        assert ours == theirs, f"{name}: destinations differ"
-        assert o["monitor_enable"] == (not theirs), name
+    """Compile ``source`` (default: ``model`` itself) with snnc and compare with sinabs' configuration of ``model``
+    field by field (tests/sinabs_ref.py: every field sinabs writes)."""
+    theirs, _, _ = sinabs_config(dynapcnn, model, input_shape)
+    config = snnc.compile(model if source is None else source, input_shape=input_shape, **options)
+    assert_same_config(config, theirs, check_low=check_low)
     return config
 
 
@@ -119,7 +88,7 @@ def test_deeper_model_matches_sinabs(sinabs_dynapcnn):
     assert [d["pooling"] for d in first["destinations"] if d["enable"]] == [4]
 
 
-def _sinabs_from_nir(path: Path) -> nn.Module:
+def _sinabs_from_nir(path: Path, floor: bool = True) -> nn.Module:
     """The NIR file as a plain sinabs Sequential (the file is a chain 0 -> 12; IF with r = 1, threshold 1)."""
     import nir
     import sinabs.layers as sl
@@ -143,7 +112,7 @@ def _sinabs_from_nir(path: Path) -> nn.Module:
         elif kind == "IF":
             assert np.all(np.asarray(node.r) == 1)
             thr = float(np.unique(node.v_threshold)[0])
-            layers.append(sl.IAFSqueeze(batch_size=1, spike_threshold=thr, min_v_mem=-thr))
+            layers.append(sl.IAFSqueeze(batch_size=1, spike_threshold=thr, min_v_mem=-thr if floor else None))
         elif kind == "SumPool2d":
             layers.append(sl.SumPool2d(tuple(int(k) for k in node.kernel_size)))
         elif kind == "Flatten":
@@ -155,9 +124,13 @@ def _sinabs_from_nir(path: Path) -> nn.Module:
 
 @pytest.mark.skipif(not NIR_MODEL.is_file(), reason="examples/nmnist_cnn.nir is missing from this checkout")
 def test_nir_paper_cnn_matches_sinabs(sinabs_dynapcnn):
-    """The NIR model gives no floor: snnc uses -32768 there (sinabs' -2^15 would force scale 1); the rest matches."""
+    """The NIR model gives no floor.  sinabs needs one to scale as snnc does (without one its discretization takes
+    -2^15 into the scale), so the integers are compared against sinabs given a floor of -threshold, and
+    ``threshold_low`` against sinabs given none: both write -32768."""
     config = _compare(sinabs_dynapcnn, _sinabs_from_nir(NIR_MODEL), (2, 34, 34), check_low=False,
                       source=str(NIR_MODEL), clip=False)
-    for core in (layer["core"] for layer in config["snnc"]["layers"]):
-        assert config["cnn_layers"][core]["threshold_low"] == -32768
+    no_floor, _, _ = sinabs_config(sinabs_dynapcnn, _sinabs_from_nir(NIR_MODEL, floor=False), (2, 34, 34))
+    theirs = [layer["threshold_low"] for layer in no_floor["cnn_layers"] if layer["weights"] is not UNSET]
+    ours = [config["cnn_layers"][layer["core"]]["threshold_low"] for layer in config["snnc"]["layers"]]
+    assert ours == theirs == [-32768] * len(ours)
     assert config["snnc"]["source"]["format"] == "nir"

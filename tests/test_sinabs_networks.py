@@ -5,14 +5,11 @@ The models are built here; sinabs (behind the samna stand-in of ``conftest.py``)
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from sinabs_ref import assert_same_config, sinabs_config  # noqa: E402
 
 import snnc  # noqa: E402

@@ -34,7 +34,7 @@ sl = pytest.importorskip("sinabs.layers")
 def _target(name: str, kernel: int, neuron: int) -> speck.Target:
     """speck2f with every core's kernel and neuron memory set (a test-only chip: the simulator finds it by name)."""
     base = speck.TARGETS["speck2f"]
-    return dataclasses.replace(base, name=name, aliases=(), cores=tuple(
+    return dataclasses.replace(base, name=name, cores=tuple(  # no boards carry it: no aliases
         dataclasses.replace(c, kernel_memory=kernel, neuron_memory=neuron) for c in base.cores))
 
 

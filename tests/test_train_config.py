@@ -41,6 +41,13 @@ def test_unknown_key_names_it_and_lists_valid_ones():
     assert "train.epoch" in msg and "epochs" in msg and "batch_size" in msg and "\n" not in msg
 
 
+def test_removed_saccades_key_is_refused_with_what_to_do():
+    """encoding.saccades was accepted and never read (issue 21): refused, naming the key and the fix."""
+    with pytest.raises(SnncError, match=r"encoding\.saccades is no longer a key: .*remove the key"):
+        train_config_from_dict(minimal(encoding__kind="saccade", encoding__saccades=5))
+    assert "saccades" not in SCHEMA["encoding"]
+
+
 def test_unknown_section():
     d = minimal()
     d["trainer"] = {}

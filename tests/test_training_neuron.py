@@ -83,6 +83,21 @@ def test_surrogate_gradient_flows_to_silent_neurons():
     assert 0 < g[0] < g[1] and g[1] == pytest.approx(1.0) and g[2] == pytest.approx(1.0)
 
 
+def test_single_spike_surrogate_falls_off_above_the_threshold_too():
+    """Reset to zero fires at most once per step: more input above the threshold gives no more spikes, so the
+    surrogate slope falls off there as it does below (issue 21: a flat 1/threshold above it drove every layer to
+    fire at every step, 32 % on MNIST).  Symmetric around the threshold; subtract reset keeps 1/threshold above."""
+    v = torch.tensor([0.5, 1.0, 1.5, 3.0, 6.0], requires_grad=True)
+    n = spike_count(v, 1.0, multi=False)
+    assert n.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+    n.sum().backward()
+    g = v.grad.tolist()
+    assert g[1] == pytest.approx(1.0) and g[0] == pytest.approx(g[2]) and g[1] > g[2] > g[3] > g[4] > 0
+    v = torch.tensor([1.5, 3.0], requires_grad=True)
+    spike_count(v, 1.0, multi=True).sum().backward()
+    assert v.grad.tolist() == pytest.approx([1.0, 1.0])
+
+
 def test_run_neuron_shape_and_reset_zero_single_spike():
     cur = torch.full((2, 5, 3), 2.5)
     s = run_neuron(cur, 1.0, -1.0, reset="zero")

@@ -210,49 +210,63 @@ def inspect_hdf5(path: Path) -> None:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
         raise SnncError(f"{path}: is not a readable NIR file (not HDF5: {first}); write it with "
                         "nir.write(path, graph)") from None
+    try:
+        with f:
+            _walk_hdf5(path, f)
+    except SnncError:
+        raise
+    except Exception as e:  # a damaged file: h5py raises RuntimeError, OSError, KeyError, TypeError (bytes names)...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
+        raise SnncError(f"{path}: is not a readable NIR file (damaged HDF5: {type(e).__name__}: {first}); write it "
+                        "again with nir.write(path, graph)") from None
+
+
+def _walk_hdf5(path: Path, f) -> None:
+    """The walk :func:`inspect_hdf5` makes over an open file (any h5py error is the caller's to turn into a line)."""
+    import h5py
+
     total = n_objects = 0
-    with f:
-        stack = [(f, "/", 0)]
-        while stack:
-            group, prefix, depth = stack.pop()
-            if depth > MAX_HDF5_DEPTH:
-                raise SnncError(f"{path}: groups nest deeper than {MAX_HDF5_DEPTH} levels at {prefix!r}; not a "
-                                "NIR file snnc reads")
-            for key in group.keys():
-                where = prefix + key
-                n_objects += 1
-                if n_objects > MAX_HDF5_OBJECTS:
-                    raise SnncError(f"{path}: holds more than {MAX_HDF5_OBJECTS} groups and datasets; not a NIR "
-                                    "file snnc reads")
-                link = group.get(key, getlink=True)
-                if isinstance(link, h5py.ExternalLink):
-                    raise SnncError(f"{path}: {where!r} is an external link to {link.filename!r}; snnc reads no "
-                                    "other file through a .nir file: write the data into the file itself")
-                if isinstance(link, h5py.SoftLink):
-                    raise SnncError(f"{path}: {where!r} is a soft link to {link.path!r}; NIR files hold no "
-                                    "links: write the data itself")
-                obj = group.get(key)
-                if isinstance(obj, h5py.Group):
-                    stack.append((obj, where + "/", depth + 1))
-                    continue
-                if not isinstance(obj, h5py.Dataset):
-                    continue
-                if obj.external:
-                    raise SnncError(f"{path}: dataset {where!r} keeps its data in another file (HDF5 external "
-                                    f"storage: {obj.external[0][0]!r}); snnc refuses it: write the data into the "
-                                    "file itself")
-                if obj.is_virtual:
-                    raise SnncError(f"{path}: dataset {where!r} is a virtual dataset (its data lives in other "
-                                    "files); snnc refuses it: write the data into the file itself")
-                shape = obj.shape or ()
-                n = 1
-                for d in shape:
-                    n *= int(d)
-                total += n * obj.dtype.itemsize
-                if total > MAX_HDF5_BYTES:
-                    raise SnncError(f"{path}: dataset {where!r} (shape {list(shape)}) brings the file's data to "
-                                    f"more than {MAX_HDF5_BYTES >> 20} MiB; a model for the chip is far smaller: "
-                                    "is this the right file?")
+    stack = [(f, "/", 0)]
+    while stack:
+        group, prefix, depth = stack.pop()
+        if depth > MAX_HDF5_DEPTH:
+            raise SnncError(f"{path}: groups nest deeper than {MAX_HDF5_DEPTH} levels at {prefix!r}; not a "
+                            "NIR file snnc reads")
+        for key in group.keys():
+            where = prefix + key
+            n_objects += 1
+            if n_objects > MAX_HDF5_OBJECTS:
+                raise SnncError(f"{path}: holds more than {MAX_HDF5_OBJECTS} groups and datasets; not a NIR "
+                                "file snnc reads")
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise SnncError(f"{path}: {where!r} is an external link to {link.filename!r}; snnc reads no "
+                                "other file through a .nir file: write the data into the file itself")
+            if isinstance(link, h5py.SoftLink):
+                raise SnncError(f"{path}: {where!r} is a soft link to {link.path!r}; NIR files hold no "
+                                "links: write the data itself")
+            obj = group.get(key)
+            if isinstance(obj, h5py.Group):
+                stack.append((obj, where + "/", depth + 1))
+                continue
+            if not isinstance(obj, h5py.Dataset):
+                continue
+            if obj.external:
+                raise SnncError(f"{path}: dataset {where!r} keeps its data in another file (HDF5 external "
+                                f"storage: {obj.external[0][0]!r}); snnc refuses it: write the data into the "
+                                "file itself")
+            if obj.is_virtual:
+                raise SnncError(f"{path}: dataset {where!r} is a virtual dataset (its data lives in other "
+                                "files); snnc refuses it: write the data into the file itself")
+            shape = obj.shape or ()
+            n = 1
+            for d in shape:
+                n *= int(d)
+            total += n * obj.dtype.itemsize
+            if total > MAX_HDF5_BYTES:
+                raise SnncError(f"{path}: dataset {where!r} (shape {list(shape)}) brings the file's data to "
+                                f"more than {MAX_HDF5_BYTES >> 20} MiB; a model for the chip is far smaller: "
+                                "is this the right file?")
 
 
 def _a(x, what: str = "a parameter") -> np.ndarray:

@@ -64,6 +64,3 @@ def clip_weights(chip: ChipModel, ctx) -> ChipModel:
                               "pass --no-clip to keep them (such neurons fire at every later input)",
                               measured=n, limit=thr)
     return out
-
-
-CHIP_PASSES = {"strip_biases": strip_biases, "clip_weights": clip_weights}

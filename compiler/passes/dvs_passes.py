@@ -139,6 +139,3 @@ def absorb_dvs_pooling(graph: Graph, ctx) -> Graph:
                              f"(pooling y {new.pooling[0]}, x {new.pooling[1]})")
             ctx.folded.setdefault(name, []).append(succ[0])
     return g
-
-
-DVS_PASSES = {"insert_dvs": insert_dvs, "absorb_dvs_pooling": absorb_dvs_pooling}

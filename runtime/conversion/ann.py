@@ -39,10 +39,10 @@ def load_ann(ann, input_shape=None, trust: bool = False) -> Graph:
                         "residual additions")
     graph.validate()
     ctx = SimpleNamespace(diags=Diagnostics(), folded={}, notes=[], options=None)
-    from snnc.compiler.passes.graph_passes import GRAPH_PASSES
+    from snnc.compiler.pipeline import run_graph_passes
 
-    for name in ("fold_batchnorm", "avgpool_to_sumpool"):
-        graph = GRAPH_PASSES[name](graph, ctx)
+    # the compiler's own passes that keep the ANN's float function, in the pipeline's order
+    graph = run_graph_passes(graph, ctx, only={"fold_batchnorm", "avgpool_to_sumpool"})
     left = [n.name for n in graph.nodes() if isinstance(n, (BatchNorm, AvgPool))]
     if left:
         raise SnncError(f"cannot fold {', '.join(left)}: a BatchNorm must directly follow a Conv2d/Linear that "
@@ -71,7 +71,8 @@ def run_graph(graph: Graph, x, keep: set | None = None, params: dict | None = No
     import contextlib
 
     import torch
-    import torch.nn.functional as F
+
+    from snnc.compiler.frontends.float_forward import float_op
 
     names = order(graph)
     users = {n: len(graph.successors(n)) for n in names}
@@ -90,27 +91,8 @@ def run_graph(graph: Graph, x, keep: set | None = None, params: dict | None = No
             ins = [env[p] for p in graph.predecessors(name)]
             if isinstance(node, Input):
                 v = torch.as_tensor(x, dtype=torch.float32)
-            elif isinstance(node, Conv2d):
-                w, b = wb(name, node)
-                v = F.conv2d(ins[0], w, b, stride=node.stride, padding=node.padding)
-            elif isinstance(node, Linear):
-                w, b = wb(name, node)
-                v = F.linear(ins[0].flatten(1), w, b)
-            elif isinstance(node, ReLU):
-                v = torch.relu(ins[0])
-            elif isinstance(node, SumPool):
-                k, s, p = node.kernel, node.stride, node.padding
-                v = F.avg_pool2d(ins[0], k, s, p, count_include_pad=True) * (k[0] * k[1])
-            elif isinstance(node, Flatten):
-                v = ins[0].flatten(1)
-            elif isinstance(node, Add):
-                v = ins[0]
-                for other in ins[1:]:
-                    v = v + other
-            elif isinstance(node, Output):
-                v = ins[0]
-            else:  # pragma: no cover - load_ann refuses the rest
-                raise SnncError(f"{name}: {node.kind} cannot be evaluated")
+            else:  # the one float meaning of each node (compiler/frontends/float_forward.py: FLOAT_OPS)
+                v = float_op(node, ins, wb(name, node) if isinstance(node, (Conv2d, Linear)) else None)
             env[name] = v
             if keep is None or name in keep:
                 out[name] = v

@@ -27,6 +27,7 @@ from .data import encode
 from .normalize import Choice, act_node, analyse, integer_layers, percentiles, spiking_graph
 from .refit import STEPS as REFIT_STEPS
 from .refit import blank_activity, refit_biases
+from snnc.targets.speck import DEFAULT_TARGET
 
 DEFAULT_PERCENTILE = 99.9
 BIAS_WAYS = ("auto", "leak", "refit", "drop")
@@ -114,7 +115,7 @@ def predict(counts: np.ndarray) -> np.ndarray:
 
 
 def convert_ann(ann, calibration: np.ndarray, input_shape=None, encoding: dict | None = None,
-                percentile: float | None = None, target: str = "speck2f", trust: bool = False,
+                percentile: float | None = None, target: str = DEFAULT_TARGET, trust: bool = False,
                 tune_samples: int = 100, seed: int = 0, progress: bool = False,
                 correct: bool = True, refit_steps: int | None = None, biases: str = "auto") -> Conversion:
     """Convert ``ann`` (path, torch module or ONNX path) using ``calibration`` inputs ``[N, ...]``.

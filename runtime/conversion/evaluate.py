@@ -17,6 +17,7 @@ import numpy as np
 from snnc.compiler.errors import SnncError
 
 from .data import load_samples, make_encoding
+from snnc.targets.speck import DEFAULT_TARGET
 
 
 def _config_of(model, target: str, dvs_input: bool) -> dict:
@@ -33,7 +34,7 @@ def _config_of(model, target: str, dvs_input: bool) -> dict:
 
 
 def evaluate_data(model, data, ann=None, encoding: dict | None = None, limit: int | None = None,
-                  target: str = "speck2f", seed: int = 0, trust: bool = False, progress: bool = False,
+                  target: str = DEFAULT_TARGET, seed: int = 0, trust: bool = False, progress: bool = False,
                   neurobench_dt_us: int | None = None) -> dict:
     """Chip (and ANN) accuracy on the labelled ``.npz`` file ``data``.
 

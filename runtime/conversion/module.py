@@ -106,7 +106,7 @@ def read_conversion_record(path) -> dict | None:
     if p.suffix.lower() not in (".pt", ".pth") or not p.is_file():
         return None
     from snnc.compiler.errors import SnncError
-    from snnc.compiler.frontends.loader import load_torch_file
+    from snnc.compiler.frontends.safe_pickle import load_torch_file
 
     try:
         _, _, record = load_torch_file(p, with_record=True)

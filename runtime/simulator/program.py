@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,10 +79,22 @@ class SimProgram:
     input_pooling: int = 1  # snnc.input.pooling: core input only, (x, y) -> (x // p, y // p) before delivery
     max_events: int | None = None  # spikes one input event may cause (None: budget.default_max_events)
     max_total_events: int | None = None  # spikes in all (None: max(5e7, 1000 per input event))
+    #: cores whose input congestion balancer is on: the chip drops events while they are busy (not simulated)
+    congestion_balanced: tuple[int, ...] = ()
     #: {core: first channel} of cores whose monitored events are renumbered to the model's channels (a slice of a
     #: split layer: snnc.layers[].channels; an output core: snnc.outputs[].channel_offset); see split_outputs
     channel_offset: dict = dataclasses.field(default_factory=dict)
 
+
+
+def congestion_warning(cores) -> str:
+    """One line for a configuration that turns the input congestion balancer on (docs/speck.md §7: it drops
+    input events while a core is busy, which depends on timing the simulators do not model)."""
+    which = ", ".join(map(str, cores))
+    return (f"configuration: input_congestion_balancer_enable is on for core{'s' * (len(cores) != 1)} {which}: the "
+            "chip then drops input events while a core is busy, which depends on timing the simulator does not model; "
+            "it delivers every event, so its results are those of the chip with the balancer off (turn it off for "
+            "results the chip reproduces)")
 
 
 def _get(d, *keys, where="", default=KeyError):
@@ -119,13 +132,6 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
         raise SnncError("configuration: no 'cnn_layers' list; this is not an snnc configuration file")
     chip = get_target(_get(cfg, "snnc", "target"))
     layers = cfg["cnn_layers"]
-    balanced = [i for i, L in enumerate(layers) if isinstance(L, dict) and L.get("input_congestion_balancer_enable")]
-    if balanced:  # docs/simulator.md "What is not modelled"
-        import warnings
-
-        warnings.warn(f"configuration: input_congestion_balancer_enable is on for core(s) {balanced}; the simulator "
-                      "does not model the balancer (it drops events depending on timing): it runs as if it were "
-                      "off (snnc compile never enables it)", stacklevel=2)
     if len(layers) > chip.n_cores:
         raise SnncError(f"configuration: {len(layers)} cnn_layers, the chip has {chip.n_cores} cores")
     wlo, whi = chip.weight_range
@@ -189,6 +195,11 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
                 raise SnncError(f"configuration: core {c.core} sends spikes to layer {layer}, which is not a used "
                                 f"core (used: {sorted(cores)}; the readout is {chip.readout_layer})")
 
+    balanced = tuple(i for i, L in enumerate(cfg.get("cnn_layers") or []) if i in cores
+                     and L.get("input_congestion_balancer_enable"))
+    if balanced:
+        warnings.warn(congestion_warning(balanced), UserWarning, stacklevel=2)
+
     meta = cfg.get("snnc") or {}
     inp = meta.get("input") or {}
     dvs_cfg = cfg.get("dvs_layer") or {}
@@ -250,7 +261,8 @@ def program_from_config(config, overflow: str = "saturate", slow_clock_hz: float
     pool = int(inp.get("pooling", 1) or 1) if source == "core" else 1
     return SimProgram(chip, cores, source, tuple(int(s) for s in shape), input_cores, dvs, readout,
                        None if slow_clock_hz is None else float(slow_clock_hz), bool(leak_can_fire),
-                       overflow == "saturate", max(pool, 1), channel_offset=_channel_offsets(meta, cores))
+                       overflow == "saturate", max(pool, 1), channel_offset=_channel_offsets(meta, cores),
+                      congestion_balanced=balanced)
 
 
 def _channel_offsets(meta: dict, cores: dict) -> dict[int, int]:

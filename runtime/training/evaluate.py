@@ -36,7 +36,7 @@ def read_training_record(path: str | Path) -> dict | None:
 
     Loaded with ``weights_only=True`` and an allow-list of the layer classes ``snnc train`` writes.
     """
-    from snnc.compiler.frontends.loader import scan_pickle_globals
+    from snnc.compiler.frontends.safe_pickle import scan_pickle_globals
 
     scan_pickle_globals(Path(path))  # bounded work first: refuses pickle and zip bombs with one line
     try:

@@ -22,6 +22,7 @@ from snnc.compiler.geometry import conv_output_size
 
 from .neurons import run_neuron
 from .quant import chip_ranges, layer_quant, quantize_weight
+from snnc.targets.speck import DEFAULT_TARGET
 
 
 class SpikingLayer(nn.Module):
@@ -29,7 +30,7 @@ class SpikingLayer(nn.Module):
 
     def __init__(self, kind: str, in_features: int, out_features: int, kernel: int = 1, stride: int = 1,
                  padding: int = 0, pool: int = 1, threshold: float = 1.0, threshold_low: float = -1.0,
-                 reset: str = "subtract", tau_mem: float | None = None, alpha: float = 0.5, target: str = "speck2f",
+                 reset: str = "subtract", tau_mem: float | None = None, alpha: float = 0.5, target: str = DEFAULT_TARGET,
                  init_gain: float = 2.0):
         super().__init__()
         self.kind = kind

@@ -34,14 +34,21 @@ import torch
 class _SpikeCount(torch.autograd.Function):
     """Spikes per step in the forward pass; a surrogate slope in the backward pass.
 
-    The surrogate is ``1/threshold`` at and above the threshold (the slope of ``floor(V/threshold)`` on average) and
-    falls off below it as ``1/threshold / (1 + alpha * (1 - V/threshold))^2``.
+    Several spikes per step (``multi``, subtract reset): the surrogate is ``1/threshold`` at and above the threshold
+    (the slope of ``floor(V/threshold)`` on average) and falls off below it as
+    ``1/threshold / (1 + alpha * (1 - V/threshold))^2``.
+
+    One spike per step (reset to zero): the step function is flat above the threshold as well as below it, so the
+    surrogate falls off on both sides, ``1/threshold / (1 + alpha * |1 - V/threshold|)^2`` (as SpikingJelly's
+    surrogates do around ``V - threshold``).  A slope that stayed ``1/threshold`` above the threshold told every
+    layer that more input gives more spikes where it gives none: training drove the layers into firing at every
+    step, where the counts carry no information (issue 21: 32 % on MNIST against 95 % with subtract reset).
     """
 
     @staticmethod
     def forward(ctx, v, threshold, multi, alpha):
         ctx.save_for_backward(v)
-        ctx.threshold, ctx.alpha = threshold, alpha
+        ctx.threshold, ctx.alpha, ctx.multi = threshold, alpha, multi
         if multi:
             return torch.floor(torch.clamp(v, min=0) / threshold) * (v >= threshold)
         return (v >= threshold).to(v.dtype)
@@ -50,8 +57,8 @@ class _SpikeCount(torch.autograd.Function):
     def backward(ctx, g):
         (v,) = ctx.saved_tensors
         th = ctx.threshold
-        below = torch.clamp(1.0 - v / th, min=0.0)
-        slope = 1.0 / (th * (1.0 + ctx.alpha * below) ** 2)
+        dist = torch.clamp(1.0 - v / th, min=0.0) if ctx.multi else torch.abs(1.0 - v / th)
+        slope = 1.0 / (th * (1.0 + ctx.alpha * dist) ** 2)
         return g * slope, None, None, None
 
 

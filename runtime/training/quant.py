@@ -14,9 +14,10 @@ import torch
 
 from snnc.compiler.quantize import chip_threshold_low
 from snnc.targets.speck import get_target
+from snnc.targets.speck import DEFAULT_TARGET
 
 
-def chip_ranges(target: str = "speck2f") -> dict:
+def chip_ranges(target: str = DEFAULT_TARGET) -> dict:
     """The integer ranges of ``target``: weights, thresholds and membrane state, as (low, high) pairs."""
     t = get_target(target)
     return {"weight": t.weight_range, "threshold": t.threshold_range, "state": t.state_range}
@@ -46,7 +47,7 @@ class LayerQuant:
     threshold_low: int
 
 
-def derive_scale(weight: torch.Tensor, threshold: float, threshold_low: float, target: str = "speck2f") -> float:
+def derive_scale(weight: torch.Tensor, threshold: float, threshold_low: float, target: str = DEFAULT_TARGET) -> float:
     """The largest scale keeping weights in int8 and both thresholds in the chip's 16-bit range."""
     r = chip_ranges(target)
     wmax = float(weight.detach().abs().max()) if weight.numel() else 0.0
@@ -60,7 +61,7 @@ def derive_scale(weight: torch.Tensor, threshold: float, threshold_low: float, t
     return min(cands) if cands else 1.0
 
 
-def layer_quant(weight: torch.Tensor, threshold: float, threshold_low: float, target: str = "speck2f") -> LayerQuant:
+def layer_quant(weight: torch.Tensor, threshold: float, threshold_low: float, target: str = DEFAULT_TARGET) -> LayerQuant:
     """Scale and integer thresholds of a layer.  ``threshold_low`` never rounds to 0 (a chip bug): it becomes -1."""
     s = derive_scale(weight, threshold, threshold_low, target)
     th = max(1, int(round(threshold * s)))
@@ -68,7 +69,7 @@ def layer_quant(weight: torch.Tensor, threshold: float, threshold_low: float, ta
     return LayerQuant(s, th, tl)
 
 
-def quantize_weight(weight: torch.Tensor, q: LayerQuant, target: str = "speck2f") -> torch.Tensor:
+def quantize_weight(weight: torch.Tensor, q: LayerQuant, target: str = DEFAULT_TARGET) -> torch.Tensor:
     """Integer-valued weights ``round(w * scale)``, clipped to int8 and to below the threshold (|w| < threshold),
     with straight-through gradients (d/dw = scale)."""
     lo, hi = chip_ranges(target)["weight"]

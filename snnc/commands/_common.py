@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from snnc.compiler.errors import SnncError
 from snnc.compiler.pipeline import CompileOptions
+from snnc.targets.speck import DEFAULT_TARGET, target_help
 
 
 def add_model_options(p) -> None:
     p.add_argument("model", metavar="MODEL", help="model file: .pt (torch.save of a module), .nir (NIR graph) or .onnx (an ANN; with --convert-ann)")
-    p.add_argument("--target", default="speck2f", help="chip: speck2f (default), speck2e, or a device name such "
-                   "as speck2fmodule (see `snnc targets`)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help=target_help())
     p.add_argument("--input-shape", metavar="C,H,W", help="input shape; needed for torch models that do not store "
                    "it, e.g. 2,34,34")
     p.add_argument("--trust", action="store_true", help="load a pickled model even if it names classes outside the "

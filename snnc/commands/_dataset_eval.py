@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from snnc.targets.speck import DEFAULT_TARGET, target_help
+
 
 def add_dataset_options(p) -> None:
     g = p.add_argument_group("event data sets (--dataset)")
@@ -16,7 +18,7 @@ def add_dataset_options(p) -> None:
                    "tcp://HOST:8786 (pip install 'snnc[dask]'; the files must be readable there)")
     g.add_argument("--crop", metavar="X0,Y0,W,H", help="keep the events in this sensor window (shifted to 0,0)")
     g.add_argument("--downsample", type=int, metavar="N", help="divide event coordinates by N (after --crop)")
-    g.add_argument("--target", default="speck2f", help="chip to compile a model file for (default speck2f)")
+    g.add_argument("--target", default=DEFAULT_TARGET, help=target_help("chip to compile a model file for"))
     g.add_argument("-o", "--output", metavar="PREDICTIONS.csv", help="write one line per sample: index, file, "
                    "label, prediction, input_events, output_spikes")
 

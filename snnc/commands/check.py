@@ -1,10 +1,25 @@
 """snnc check: does the model fit the chip, and if not, exactly why and how to fix it."""
 from __future__ import annotations
 
+import argparse
 import json
 
 from ._common import add_model_options, check_estimate_options, options_from_args
 from ._energy import add_energy_options, qualia_settings_from_args
+
+
+class _ListRules(argparse.Action):
+    """``--list-rules``: print every rule id (errors and warnings) with its severity, where it is checked and what
+    it means, then exit 0 (no model needed)."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from snnc.compiler.rules import render_rule_table
+
+        print(render_rule_table(), end="")
+        parser.exit(0)
 
 
 def add_parser(sub):
@@ -13,6 +28,8 @@ def add_parser(sub):
         description="Run the compile pipeline up to core assignment and report every hardware-rule violation at "
                     "once. Exit 0: fits; 1: does not fit; 2: bad usage or unreadable input.")
     add_model_options(p)
+    p.add_argument("--list-rules", action=_ListRules, help="print every rule id (errors and warnings) with its "
+                   "severity, where it is checked and what it means, and exit")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
     p.add_argument("--events", metavar="EVENTS.npy", help="input events: simulate them, run each core "
                    "as a queue and check how late the output events come (docs/bandwidth.md)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from snnc.targets.speck import DEFAULT_TARGET, target_help
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -28,7 +30,7 @@ def add_parser(sub):
     p.add_argument("--max-rate", type=float, default=None, metavar="HZ", help="Poisson rate of an input value 1.0 "
                    "(default 250)")
     p.add_argument("--duration-ms", type=float, default=None, metavar="MS", help="encoding window (default 100)")
-    p.add_argument("--target", default="speck2f", help="chip the calibration runs on (default speck2f)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help=target_help("chip the calibration runs on"))
     p.add_argument("--tune-samples", type=int, default=100, metavar="N", help="calibration samples the potential "
                    "correction runs on the simulated chip (default 100); the next N check the result")
     p.add_argument("--biases", default="auto", choices=["auto", "leak", "refit", "drop"],

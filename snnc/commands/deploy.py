@@ -1,6 +1,8 @@
 """snnc deploy: put a compiled configuration onto a connected Speck board through samna."""
 from __future__ import annotations
 
+from snnc.targets.speck import DEFAULT_BOARD, device_help
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -9,8 +11,7 @@ def add_parser(sub):
                     "let samna validate it, and apply it to the board. Needs SynSense's samna and a connected "
                     "board; exit 2 with a message when either is missing or the file is bad.")
     p.add_argument("config", metavar="CONFIG.json", help="configuration written by `snnc compile`")
-    p.add_argument("--device", default="speck2fmodule:0", metavar="NAME[:INDEX]",
-                   help="board to use (default speck2fmodule:0); speck2fdevkit, speck2edevkit, speck2etestboard")
+    p.add_argument("--device", default=f"{DEFAULT_BOARD}:0", metavar="NAME[:INDEX]", help=device_help())
     return p
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ...compiler.chip import OUTPUT, resolve_decimate
-from ...compiler.options import readout_layer as spread_readout_layer
+from ...compiler.options import readout_spread
 from ...compiler.errors import SnncError, _jsonable
 from ..speck import SPECK_NEURON
 from .gcpause import gc_paused
@@ -166,7 +166,7 @@ def build_config(result, arrays: bool = False) -> dict:
     channels_of: dict[int, list[int]] = {}
     layers = list(chip.layers)
     if readout:
-        i, layers[i], channels_of[i] = spread_readout_layer(chip, target)
+        i, layers[i], channels_of[i] = readout_spread(chip, target)
     monitored = set(chip.monitor) if chip.meta.get("options_checked") else set(exits)
 
     cnn = [unused_cnn_layer() for _ in range(target.n_cores)]

@@ -5,7 +5,8 @@ qualia-plugin-snn 2.6.0 (and qualia-core, qualia-codegen-core/-plugin-snn, spiki
 
     python3 -m venv /tmp/qualia-oracle
     /tmp/qualia-oracle/bin/pip install torch==2.13.0            # the CPU wheel first
-    /tmp/qualia-oracle/bin/pip install -c constraints.txt qualia-plugin-snn==2.6.0 qualia-core==2.6.0
+    /tmp/qualia-oracle/bin/pip install qualia-plugin-snn==2.6.0 qualia-core==2.6.0 qualia-codegen-core==2.6.0 \
+        qualia-codegen-plugin-snn==2.6.0 spikingjelly==2.0.0   # the versions that wrote tests/data/*.json
     /tmp/qualia-oracle/bin/python tests/oracle/qualia_energy_oracle.py oracle.json
 
 For each network it builds Qualia-SNN's own model (``SCNN`` template, IFNode), converts it with Qualia's own graph
