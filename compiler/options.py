@@ -90,6 +90,9 @@ def resolve_monitor(chip: ChipModel, monitor, diags: Diagnostics) -> tuple[list[
 def readout_spread(chip: ChipModel, target) -> tuple[int, ChipLayer, list[int]]:
     """For ``--readout``: (index of the one output layer, that layer with its channels spread to 0, 4, 8, ...
     (readout errata), the channel list).  SnncError when the readout cannot read the model."""
+    if not target.has_readout:
+        raise SnncError(f"--readout: {target.name} has no readout layer; remove --readout and read the output "
+                        "core's spikes")
     exits = chip.exits()
     if len(exits) != 1:
         raise SnncError(f"--readout needs exactly one output layer; the model has {len(exits)}")

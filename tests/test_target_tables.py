@@ -74,15 +74,20 @@ def test_default_target_and_board_names_are_written_once_in_the_code():
     assert grep("DEFAULT_TARGET =") == ["targets/speck.py"] and grep("DEFAULT_BOARD =") == ["targets/speck.py"]
 
 
-def _config():
+def _graph():
     import numpy as np
 
-    import snnc
     from snnc.compiler.ir import IAF, Conv2d, Input, Output, sequential
 
-    g = sequential([Input("input", shape=(2, 8, 8)), Conv2d("c", weight=np.full((4, 2, 3, 3), 0.2), padding=(1, 1)),
-                    IAF("s", threshold=1.0), Output("output")])
-    return snnc.compile(g)
+    return sequential([Input("input", shape=(2, 8, 8)), Conv2d("c", weight=np.full((4, 2, 3, 3), 0.2),
+                                                               padding=(1, 1)),
+                       IAF("s", threshold=1.0), Output("output")])
+
+
+def _config():
+    import snnc
+
+    return snnc.compile(_graph())
 
 
 def test_adapter_reads_the_configuration_class_and_readout_from_the_target(monkeypatch):
@@ -97,3 +102,46 @@ def test_adapter_reads_the_configuration_class_and_readout_from_the_target(monke
     assert all(v is None for v in cfg.as_dict()["readout"].values())  # a chip without readout: left alone
     with pytest.raises(SnncError, match="no samna.speckx.configuration.XConf"):
         samna_adapter.apply_to_samna(config, samna=fake_samna(module="speckx"))
+
+
+def _no_readout_target(monkeypatch):
+    """A test-only chip: the default one without a readout layer, under its own name."""
+    t = dataclasses.replace(TARGETS[DEFAULT_TARGET], name="noreadout", has_readout=False)
+    monkeypatch.setitem(TARGETS, t.name, t)
+    return t
+
+
+def test_a_chip_without_readout_gets_a_configuration_without_readout(monkeypatch):
+    import numpy as np
+
+    import snnc
+    from snnc.runtime.eventio.layout import EVENT_DTYPE
+    from snnc.runtime.simulator import Simulator
+    from snnc.targets.config import readout_config
+
+    with_readout = _config()
+    t = _no_readout_target(monkeypatch)
+    g = _graph()
+    config = snnc.compile(g, target=t.name)
+    assert "readout" not in config and config["snnc"]["target"] == t.name
+    assert snnc.load_config(config) is config
+    assert config["cnn_layers"] == with_readout["cnn_layers"]  # the same chip otherwise
+    rng = np.random.default_rng(0)
+    ev = np.zeros(60, EVENT_DTYPE)
+    ev["x"], ev["y"], ev["p"], ev["t"] = rng.integers(0, 8, 60), rng.integers(0, 8, 60), rng.integers(0, 2, 60), \
+        np.arange(60) * 5
+    got = Simulator.from_config(config, reference=True).run(ev)
+    want = Simulator.from_config(with_readout, reference=True).run(ev)
+    assert len(want.output_events) > 0
+    assert np.array_equal(got.output_events, want.output_events) and got.readout is None
+    # the loader holds a configuration to what its chip has
+    assert snnc.load_config(dict(config, readout=readout_config(False)))  # a disabled one does nothing
+    with pytest.raises(SnncError, match="readout.enable is true, but noreadout has no readout layer"):
+        snnc.load_config(dict(config, readout=readout_config(True)))
+    with pytest.raises(SnncError, match="no readout section; speck2f has a readout layer"):
+        snnc.load_config({k: v for k, v in with_readout.items() if k != "readout"})
+    # and --readout is refused for it, with the fix
+    with pytest.raises(SnncError, match="--readout: noreadout has no readout layer; remove --readout"):
+        snnc.compile(_graph(), target=t.name, readout=True)
+    with pytest.raises(SnncError, match="--readout: noreadout has no readout layer"):
+        snnc.check(_graph(), target=t.name, readout=True)

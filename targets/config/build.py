@@ -206,9 +206,12 @@ def build_config(result, arrays: bool = False) -> dict:
         "quantization": {"policy": getattr(options, "quantize", "sinabs")},
         "simulator": dict(SIMULATOR_DEFAULTS, **_slow_clock(result)),
     }
-    return {  # the chip sections are plain Python values already (tolist / int / bool), or int64 arrays
+    config = {  # the chip sections are plain Python values already (tolist / int / bool), or int64 arrays
         "cnn_layers": cnn,
         "dvs_layer": dvs_layer_config(chip, target, core_of, chip.monitor_dvs),
         "readout": readout_config(readout),
         "snnc": _jsonable(snnc),
     }
+    if not target.has_readout:  # a chip without a readout layer has no readout section (Target.has_readout)
+        del config["readout"]
+    return config

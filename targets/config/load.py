@@ -96,7 +96,7 @@ def check_config(config, where: str = "configuration", arrays: bool = False) -> 
     biases and initial states may also be integer numpy arrays (``build_config(..., arrays=True)``): they are held
     to the same rules (dimensions, shapes, ranges) as lists."""
     if not isinstance(config, dict):
-        raise SnncError(f"{where}: expected a JSON object with cnn_layers, dvs_layer, readout and snnc, got "
+        raise SnncError(f"{where}: expected a JSON object with cnn_layers, dvs_layer, readout (when the chip has one) and snnc, got "
                         f"{type(config).__name__}")
     try:
         _check_schema(_arrays_as_lists(config) if arrays else config, where)
@@ -288,7 +288,13 @@ def _check_chip(config: dict, where: str) -> None:
     if len(layers) != target.n_cores:
         raise SnncError(f"{where}: cnn_layers has {len(layers)} entries; {target.name} has {target.n_cores} cores")
     used = [len(layer["weights"]) > 0 for layer in layers]
-    readout_on = config["readout"]["enable"]
+    if target.has_readout and "readout" not in config:
+        raise SnncError(f"{where}: no readout section; {target.name} has a readout layer, so the configuration "
+                        "needs one (readout.enable false when unused); recompile the model with this snnc")
+    if not target.has_readout and config.get("readout", {}).get("enable"):
+        raise SnncError(f"{where}: readout.enable is true, but {target.name} has no readout layer; remove the "
+                        "readout section")
+    readout_on = target.has_readout and config["readout"]["enable"]
     problems = _Problems(where)
     for i, layer in enumerate(layers):
         name = f"cnn_layers[{i}]"
@@ -388,13 +394,13 @@ def _check_used_layer(problems: _Problems, layer, name, where, target, layers, u
             raise SnncError(f"{where}: {dn}.pooling = {d['pooling']}; pooling is one of "
                             f"{', '.join(map(str, target.poolings))}")
         t = d["layer"]
-        if t == target.readout_layer:
+        if target.has_readout and t == target.readout_layer:
             if not readout_on:
                 raise SnncError(f"{where}: {dn}.layer = {t} (readout) but readout.enable is false")
             return
         if not 0 <= t < target.n_cores:
-            raise SnncError(f"{where}: {dn}.layer = {t} is not a core (0..{target.n_cores - 1}) or the readout "
-                            f"({target.readout_layer})")
+            raise SnncError(f"{where}: {dn}.layer = {t} is not a core (0..{target.n_cores - 1})"
+                            + (f" or the readout ({target.readout_layer})" if target.has_readout else ""))
         if not used[t]:
             raise SnncError(f"{where}: {dn}.layer = {t}, but core {t} is unused (it has no weights)")
         tin = layers[t]["dimensions"]["input_shape"]
