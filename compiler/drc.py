@@ -2,7 +2,8 @@
 value and the limit, with a hint that would fix it.  All rules run; every violation is reported at once.
 
 Rule ids are stable; all of them, with their severity and where each is checked, are in ``compiler/rules.py``.
-The numbers come from the target table (``snnc.targets.speck``).
+The numbers come from the target table (``snnc.targets.speck``).  The graph rules tell nodes apart by their
+``role`` (``compiler.ir.Role``), never by their class.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from .chip import OUTPUT, ChipLayer, ChipModel
 from .errors import Diagnostics
-from .ir import IAF, LIF, AvgPool, BatchNorm, Concat, Conv2d, Graph, Input, ReLU, SumPool, Unsupported
+from .ir import Graph, Role
 from .memory import bias_memory, kernel_memory, neuron_memory
 from .rules import RULE_IDS  # noqa: F401  (the one list; re-exported for scripts that import it here)
 
@@ -30,48 +31,53 @@ def rule_recurrence(graph: Graph, target, d: Diagnostics) -> None:
 def rule_unsupported_layer(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
-        if isinstance(node, Unsupported) and node.rule == "neuron_model":
+        if node.role == Role.UNSUPPORTED and node.rule == "neuron_model":
             continue  # reported by rule_neuron_model
-        if isinstance(node, Unsupported):
+        if node.role == Role.UNSUPPORTED:
             d.error("unsupported_layer", name, f"{node.op} cannot run on {target.name}"
                     + (f" ({node.detail})" if node.detail else ""),
                     "Speck cores compute Conv2d/Linear -> IAF -> sum pooling; replace it (e.g. MaxPool2d by "
                     "SumPool2d or AvgPool2d) or remove it", measured=node.op,
                     limit=["Conv2d", "Linear", "BatchNorm", "AvgPool2d", "SumPool2d", "Flatten", "IAF", "Add",
                            "DVSLayer"])
-        elif isinstance(node, BatchNorm):
+        elif node.role == Role.FOLD:
             d.error("unsupported_layer", name, "BatchNorm does not follow a Conv2d/Linear that feeds only it, so it "
                     "cannot be folded into weights", "put the BatchNorm directly after a conv or linear layer",
                     measured="BatchNorm", limit="after Conv2d/Linear")
 
 
+#: what may follow a weight layer without ``rule_neuron_model`` reporting the weight layer itself (anything but the
+#: chip's neuron is reported at the node that follows)
+_AFTER_WEIGHT = frozenset((Role.NEURON, Role.LEAKY_NEURON, Role.ACTIVATION, Role.UNSUPPORTED, Role.FOLD))
+
+
 def rule_neuron_model(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
-        if isinstance(node, Unsupported) and node.rule == "neuron_model":
+        if node.role == Role.UNSUPPORTED and node.rule == "neuron_model":
             d.error("neuron_model", name, f"{node.op} neurons cannot run on {target.name}: {node.detail}",
                     node.hint or "use integrate-and-fire neurons (IAF / NIR IF)", measured=node.measured or node.op,
                     limit="IAF (no leak; reset to zero or subtract; fires at v >= threshold)")
-        elif isinstance(node, LIF):
+        elif node.role == Role.LEAKY_NEURON:
             d.error("neuron_model", name, f"LIF neurons (tau_mem {float(np.max(node.tau_mem)):g}) do not exist on "
                     f"{target.name}: its neurons are integrate-and-fire", "replace LIF by sinabs IAF/IAFSqueeze and "
                     "fine-tune, or train with `snnc train`", measured="LIF", limit="IAF")
-        elif isinstance(node, ReLU):
+        elif node.role == Role.ACTIVATION:
             d.error("neuron_model", name, "ReLU: this is an ANN layer, not a spiking neuron",
                     "pass --convert-ann to turn each ReLU into an IAF neuron (threshold 1, subtract reset)",
                     measured="ReLU", limit="IAF")
-        elif isinstance(node, Conv2d):
+        elif node.role == Role.WEIGHT:
             succ = graph.successors(name)
             kinds = [graph[s] for s in succ]
-            if len(succ) == 1 and isinstance(kinds[0], (IAF, LIF, ReLU, Unsupported, BatchNorm)):
+            if len(succ) == 1 and kinds[0].role in _AFTER_WEIGHT:
                 continue
             what = ", ".join(f"{s} ({graph[s].kind})" for s in succ) or "nothing"
             d.error("neuron_model", name, f"weight layer is followed by {what}, not by one spiking layer",
                     "each Conv2d/Linear must feed exactly one IAF layer (a core computes conv -> neurons)",
                     measured=len(succ), limit=1)
-        elif isinstance(node, IAF):
+        elif node.role == Role.NEURON:
             (pred,) = graph.predecessors(name) or [None]
-            if pred is None or not isinstance(graph[pred], (Conv2d,)):
+            if pred is None or graph[pred].role != Role.WEIGHT:
                 pk = graph[pred].kind if pred else "nothing"
                 d.error("neuron_model", name, f"spiking layer follows {pk}, not a weight layer",
                         "put a Conv2d or Linear before every spiking layer", measured=pk, limit="Conv2d/Linear")
@@ -80,7 +86,7 @@ def rule_neuron_model(graph: Graph, target, d: Diagnostics) -> None:
 def rule_threshold_shared(graph: Graph, target, d: Diagnostics) -> None:
     for name in graph.node_names():
         node = graph[name]
-        if not isinstance(node, IAF):
+        if node.role != Role.NEURON:
             continue
         for attr in ("threshold", "threshold_low"):
             a = getattr(node, attr)
@@ -156,10 +162,14 @@ def _one_of(values) -> str:
 def rule_average_pooling(graph: Graph, target, d: Diagnostics) -> None:
     """An AvgPool left after the passes: it could not become sum pooling (avgpool_to_sumpool)."""
     for name in graph.node_names():
-        if isinstance(graph[name], AvgPool):
+        if graph[name].role == Role.AVG_POOL:
             d.error("pooling", name, "average pooling whose output does not feed a weight layer cannot become sum "
                     "pooling", "use SumPool2d, or put a Conv2d/Linear after the pooling", measured="AvgPool",
                     limit="SumPool")
+
+
+#: what ``rule_concat`` looks through (one input each) to find where a concatenated input comes from
+_SHIFT_TRANSPARENT = frozenset((Role.SUM_POOL, Role.FLATTEN, Role.AVG_POOL))
 
 
 def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
@@ -167,15 +177,14 @@ def rule_concat(graph: Graph, target, d: Diagnostics) -> None:
     can be shifted (the input events go to the cores as they are).  (One that feeds the model output is read with
     each output core's ``channel_offset``, ``snnc.outputs`` in the config.)"""
     for name in graph.node_names():
-        if not isinstance(graph[name], Concat):
+        if graph[name].role != Role.CONCAT:
             continue
         preds = graph.predecessors(name)
         for k, p in enumerate(preds[1:], 1):
             q = p
-            while not isinstance(graph[q], (Input, IAF)) and len(graph.predecessors(q)) == 1 and \
-                    (isinstance(graph[q], SumPool) or graph[q].kind in ("Flatten", "AvgPool")):
+            while graph[q].role in _SHIFT_TRANSPARENT and len(graph.predecessors(q)) == 1:
                 q = graph.predecessors(q)[0]
-            if isinstance(graph[q], Input):
+            if graph[q].role == Role.INPUT:
                 d.error("unsupported_layer", name, f"input {k} of the concatenation is the model input; its channels "
                         "would have to be shifted, and the input events reach the cores unshifted",
                         "put the input first in torch.cat, or pass it through a layer first",

@@ -72,6 +72,31 @@ def _pair(v, name: str) -> tuple[int, int]:
     return t  # type: ignore[return-value]
 
 
+class Role:
+    """What a node is to the chip, read by grouping (``compiler/passes/group.py``) and the graph rules
+    (``compiler/drc.py``) instead of checking node classes: a new node type that behaves like an existing one only
+    sets ``role``.  (Float meaning is ``FLOAT_OPS`` in ``compiler/frontends/float_forward.py``.)"""
+
+    INPUT = "input"              # the model input: events reach the cores unshifted
+    OUTPUT = "output"            # the model output: a destination of the cores that feed it
+    WEIGHT = "weight"            # a core's weights (Conv2d); with the one neuron after it, a chip layer
+    NEURON = "neuron"            # the chip's integrate-and-fire neurons (IAF), right after a weight layer
+    SUM_POOL = "sum_pool"        # pooling on the way to a destination (SumPool)
+    AVG_POOL = "avg_pool"        # average pooling the passes could not turn into sum pooling: refused
+    FLATTEN = "flatten"          # a reshape; spikes keep their coordinates
+    PASS_THROUGH = "pass_through"  # spikes pass on unchanged (Add: several sources onto one destination)
+    CONCAT = "concat"            # channel concatenation: a feature shift per source
+    DVS = "dvs"                  # the DVS layer between the input and the first cores
+    FOLD = "fold"                # must be folded into the weight layer before it (BatchNorm); left over: refused
+    LEAKY_NEURON = "leaky_neuron"  # a neuron model the chip lacks (LIF): refused
+    ACTIVATION = "activation"    # an ANN activation (ReLU): refused unless converted to IAF
+    UNSUPPORTED = "unsupported"  # a layer snnc read but the chip cannot run (``Unsupported.rule`` says which rule)
+    LOWERED = "lowered"          # rewritten into other nodes by the passes before grouping (Linear -> Conv2d)
+
+    ALL = frozenset((INPUT, OUTPUT, WEIGHT, NEURON, SUM_POOL, AVG_POOL, FLATTEN, PASS_THROUGH, CONCAT, DVS, FOLD,
+                     LEAKY_NEURON, ACTIVATION, UNSUPPORTED, LOWERED))
+
+
 @dataclass
 class Node:
     """Base of every node.  ``name`` is the user's layer name."""
@@ -79,6 +104,8 @@ class Node:
     name: str
 
     kind = "node"
+    #: what the node is to grouping and the rules (one of ``Role.ALL``); every node type sets its own
+    role = None
 
     def out_shape(self, in_shapes: list[Shape]) -> Shape:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -108,6 +135,7 @@ class Node:
 class Input(Node):
     shape: Shape = ()
     kind = "Input"
+    role = Role.INPUT
 
     def __post_init__(self):
         self.shape = tuple(int(s) for s in self.shape)
@@ -122,6 +150,7 @@ class Input(Node):
 @dataclass
 class Output(Node):
     kind = "Output"
+    role = Role.OUTPUT
 
     def out_shape(self, in_shapes):
         return self._one_input(in_shapes)
@@ -138,6 +167,7 @@ class Conv2d(Node):
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     kind = "Conv2d"
+    role = Role.WEIGHT
 
     def __post_init__(self):
         self.weight = _arr(self.weight, f"{self.name}.weight", 4)
@@ -191,6 +221,7 @@ class Linear(Node):
     weight: np.ndarray = None
     bias: np.ndarray | None = None
     kind = "Linear"
+    role = Role.LOWERED
 
     def __post_init__(self):
         self.weight = _arr(self.weight, f"{self.name}.weight", 2)
@@ -221,6 +252,7 @@ class BatchNorm(Node):
     bias: np.ndarray | None = None
     eps: float = 1e-5
     kind = "BatchNorm"
+    role = Role.FOLD
 
     def __post_init__(self):
         self.mean = _arr(self.mean, f"{self.name}.mean", 1)
@@ -269,16 +301,19 @@ class _Pool(Node):
 @dataclass
 class SumPool(_Pool):
     kind = "SumPool"
+    role = Role.SUM_POOL
 
 
 @dataclass
 class AvgPool(_Pool):
     kind = "AvgPool"
+    role = Role.AVG_POOL
 
 
 @dataclass
 class Flatten(Node):
     kind = "Flatten"
+    role = Role.FLATTEN
 
     def out_shape(self, in_shapes):
         return (int(np.prod(self._one_input(in_shapes))),)
@@ -297,6 +332,7 @@ class IAF(Node):
     spike_mode: str = "single"
     v_init: np.ndarray | None = None
     kind = "IAF"
+    role = Role.NEURON
 
     def __post_init__(self):
         self.threshold = real_array(self.threshold, f"{self.name}.threshold")
@@ -341,6 +377,7 @@ class LIF(Node):
     spike_mode: str = "single"
     dt: float | None = None
     kind = "LIF"
+    role = Role.LEAKY_NEURON
 
     def __post_init__(self):
         self.tau_mem = real_array(self.tau_mem, f"{self.name}.tau_mem")
@@ -358,6 +395,7 @@ class ReLU(Node):
     """An ANN activation; ``--convert-ann`` turns it into IAF(threshold 1, subtract)."""
 
     kind = "ReLU"
+    role = Role.ACTIVATION
 
     def out_shape(self, in_shapes):
         return self._one_input(in_shapes)
@@ -368,6 +406,7 @@ class Add(Node):
     """Element-wise sum of its inputs (residual merge).  On the chip: several cores target one destination."""
 
     kind = "Add"
+    role = Role.PASS_THROUGH
 
     def out_shape(self, in_shapes):
         if len(in_shapes) < 2:
@@ -385,6 +424,7 @@ class Concat(Node):
     ``feature_shift`` of the channels before it (``passes/group.py``)."""
 
     kind = "Concat"
+    role = Role.CONCAT
 
     def out_shape(self, in_shapes):
         if len(in_shapes) < 2:
@@ -427,6 +467,7 @@ class DVS(Node):
     off_channel: bool = True
     pass_sensor_events: bool = True
     kind = "DVS"
+    role = Role.DVS
 
     def __post_init__(self):
         self.pooling = _pair(self.pooling, f"{self.name}.pooling")
@@ -492,6 +533,7 @@ class Unsupported(Node):
     hint: str = ""
     measured: object = None
     kind = "Unsupported"
+    role = Role.UNSUPPORTED
 
     def __post_init__(self):
         if self.shape is not None:

@@ -95,3 +95,36 @@ def test_node_copies_share_nothing_mutable():
     c2 = conv.copy()
     c2.weight[0, 0, 0, 0] = 5
     assert conv.weight[0, 0, 0, 0] == 1 and c2.stride == (2, 2)
+
+
+def _node_types():
+    import inspect
+
+    from snnc.compiler import ir
+
+    return [c for _, c in inspect.getmembers(ir, inspect.isclass)
+            if issubclass(c, ir.Node) and c is not ir.Node and not c.__name__.startswith("_")]
+
+
+def test_every_node_type_says_its_role():
+    """Grouping and the graph rules read ``role``; a node type without a known one would be dropped silently."""
+    from snnc.compiler.ir import Role
+
+    types = _node_types()
+    assert len(types) >= 15
+    for cls in types:
+        assert cls.role in Role.ALL, cls.__name__
+
+
+def test_grouping_and_rules_dispatch_on_role_not_on_node_classes():
+    """One way of telling nodes apart (issue 21): no isinstance on IR node classes in group.py or drc.py."""
+    import ast
+    from pathlib import Path
+
+    names = {c.__name__ for c in _node_types()}
+    root = Path(__file__).resolve().parents[1] / "compiler"
+    for path in (root / "passes" / "group.py", root / "drc.py"):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "isinstance":
+                used = {n.id for n in ast.walk(call.args[1]) if isinstance(n, ast.Name)}
+                assert not used & names, (path.name, call.lineno, used & names)

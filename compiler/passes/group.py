@@ -1,19 +1,20 @@
 """Group the rewritten graph into chip layers: ``Conv2d -> IAF -> (pooling per destination)`` per core.
 
 Anything that does not fit this shape is left out of the chip model; the graph rule check (``drc.check_graph``)
-has already said why, so grouping itself never reports: it only builds what can be built.
+has already said why, so grouping itself never reports: it only builds what can be built.  Nodes are told apart by
+their ``role`` (``compiler.ir.Role``), never by their class.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..chip import OUTPUT, ChipLayer, ChipModel, Destination, DvsSpec
-from ..ir import DVS, IAF, Add, Concat, Conv2d, Graph, Output, SumPool
+from ..ir import IAF, Graph, Role
 
 
 def _neuron_after(g: Graph, conv: str) -> IAF | None:
     succ = g.successors(conv)
-    if len(succ) == 1 and isinstance(g[succ[0]], IAF):
+    if len(succ) == 1 and g[succ[0]].role == Role.NEURON:
         return g[succ[0]]
     return None
 
@@ -26,18 +27,18 @@ def _walk(g: Graph, start: str, layer_of: dict[str, int], shapes: dict | None = 
     while stack:
         name, pools, shift, prev = stack.pop(0)
         node = g[name]
-        if isinstance(node, SumPool):
+        if node.role == Role.SUM_POOL:
             stack.extend((s, pools + (node,), shift, name) for s in g.successors(name))
-        elif isinstance(node, Add):
+        elif node.role == Role.PASS_THROUGH:
             stack.extend((s, pools, shift, name) for s in g.successors(name))
-        elif isinstance(node, Concat):
+        elif node.role == Role.CONCAT:
             shapes = shapes if shapes is not None else g.infer_shapes()
             preds = g.predecessors(name)
             offset = node.offsets([shapes[p] for p in preds])[preds.index(prev)]
             stack.extend((s, pools, shift + offset, name) for s in g.successors(name))
-        elif isinstance(node, Conv2d) and name in layer_of:
+        elif node.role == Role.WEIGHT and name in layer_of:
             yield layer_of[name], pools, shift
-        elif isinstance(node, Output):
+        elif node.role == Role.OUTPUT:
             yield OUTPUT, pools, shift
         # anything else breaks the path; the graph rule check has reported it
 
@@ -60,7 +61,7 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
     layer_of: dict[str, int] = {}
     for name in g.node_names():
         conv = g[name]
-        if not isinstance(conv, Conv2d):
+        if conv.role != Role.WEIGHT:
             continue
         neuron = _neuron_after(g, name)
         if neuron is None:
@@ -94,7 +95,7 @@ def group_chip_layers(graph: Graph, ctx) -> ChipModel:
     inputs = g.inputs()
     dvs = None
     starts = list(inputs)
-    dvs_nodes = [n for n in g.node_names() if isinstance(g[n], DVS)]
+    dvs_nodes = [n for n in g.node_names() if g[n].role == Role.DVS]
     if dvs_nodes:
         node = g[dvs_nodes[0]]
         (src,) = g.predecessors(dvs_nodes[0])
