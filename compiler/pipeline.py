@@ -194,20 +194,19 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     result.timings["load"] = time.perf_counter() - t0
     ctx = PassContext(target=target, options=options, diags=result.diagnostics,
                       notes=list(graph.meta.get("notes") or []))  # how the frontend read the file
+    result.notes = ctx.notes  # the same list: what the passes note later is in it too
 
     t1 = time.perf_counter()
     if graph.cycles():
         check = check_graph(graph, target)
         result.diagnostics.extend([d for d in check if d.rule == "recurrence"])
         result.graph = graph
-        result.notes = ctx.notes
         return result
     graph.validate()
     bad_values = check_values(graph)
     if bad_values.errors:  # stop here: no pass may compute on NaN / inf / zero thresholds
         result.diagnostics.extend(bad_values)
         result.graph = graph
-        result.notes = ctx.notes
         return result
     unsupported = [n for n in graph.node_names() if isinstance(graph[n], Unsupported)]
     before = graph
@@ -220,7 +219,6 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
         # rewrite further on: report that layer, not the shape mismatch it caused
         result.diagnostics.extend([d for d in check_graph(before, target) if d.rule == "unsupported_layer"])
         result.graph = before
-        result.notes = ctx.notes
         return result
     result.graph = graph
     result.diagnostics.extend(check_graph(graph, target))
@@ -241,7 +239,6 @@ def run_pipeline(model, target, options: CompileOptions | None = None, until: st
     check_options(chip, target, options, result.diagnostics)
     result.timings["assign"] = time.perf_counter() - t2
     ctx.notes.extend(split_notes(chip))
-    result.notes = ctx.notes
 
     if result.fits:  # check quantizes too, so that it reports (and refuses) exactly what compile does
         from .quantize import quantize_chip
